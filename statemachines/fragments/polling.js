@@ -1,0 +1,72 @@
+// The one polling design shared by every wait loop in every state machine.
+//
+// A loop keeps `$.poll = {attempt, seconds, elapsed, maxSeconds}` in its state data:
+//   "Start Polling ..."  (Pass, Parameters: start)   -> first wait of SCHEDULE[0] seconds
+//   "Wait For ..."       (Wait, SecondsPath: $.poll.seconds)
+//   "Describe ..."       (the read-only RDS call)
+//   "Is ... Ready?"      (Choice: done / terminal failure / elapsed >= maxSeconds / Default)
+//   "Back Off ..."       (Pass, Parameters: backOff) -> the next wait, back to "Wait For ..."
+//
+// Why this schedule: RDS phases last from one minute to many hours. Polling every 15 s for the
+// first 2 minutes and every 30 s up to 10 minutes keeps the median detection lag of short phases
+// near 10-15 s; beyond that each wait is 20% of the time already waited (capped at 30 minutes), so
+// the lag stays a small fraction of the phase while the number of polls (and history events)
+// grows only with the logarithm of the phase length. A 6-hour phase costs about 46 polls instead
+// of 72 at a fixed 300 s, or 1,440 at a fixed 15 s.
+//
+// `elapsed` counts the seconds waited including the wait in progress; the Choice of each loop
+// ends the loop with a timeout once `elapsed >= maxSeconds`. The schedule is generated just long
+// enough for that, so `States.ArrayGetItem` never reads past its end.
+
+const FIRST = [
+  { upTo: 120, every: 15 },
+  { upTo: 600, every: 30 },
+];
+const GROWTH = 0.2;
+const CAP_SECONDS = 1800;
+const DEFAULT_MAX_WAIT_MINUTES = 1440;
+const MAX_MAX_WAIT_MINUTES = 7 * 24 * 60;
+
+function schedule(maxSeconds) {
+  const waits = [];
+  let elapsed = 0;
+  while (elapsed < maxSeconds) {
+    const phase = FIRST.find((p) => elapsed < p.upTo);
+    const next = phase ? phase.every : Math.min(CAP_SECONDS, Math.round(elapsed * GROWTH));
+    waits.push(next);
+    elapsed += next;
+  }
+  return waits;
+}
+
+async function maxWaitSeconds({ resolveVariable }) {
+  const raw = await resolveVariable(`param:maxWaitMinutes, ${DEFAULT_MAX_WAIT_MINUTES}`);
+  const minutes = Number(raw);
+  if (!Number.isInteger(minutes) || minutes < 5 || minutes > MAX_MAX_WAIT_MINUTES) {
+    throw new Error(
+      `parameter maxWaitMinutes is '${raw}': expected a whole number of minutes from 5 to ${MAX_MAX_WAIT_MINUTES} ` +
+        `(for example --param="maxWaitMinutes=1440")`,
+    );
+  }
+  return minutes * 60;
+}
+
+module.exports = {
+  schedule,
+  GROWTH,
+  CAP_SECONDS,
+  async start(ctx) {
+    const maxSeconds = await maxWaitSeconds(ctx);
+    return { attempt: 0, seconds: schedule(maxSeconds)[0], elapsed: schedule(maxSeconds)[0], maxSeconds };
+  },
+  async backOff(ctx) {
+    const waits = schedule(await maxWaitSeconds(ctx));
+    const next = 'States.MathAdd($.poll.attempt, 1)';
+    return {
+      'attempt.$': next,
+      'seconds.$': `States.ArrayGetItem(States.Array(${waits.join(', ')}), ${next})`,
+      'elapsed.$': `States.MathAdd($.poll.elapsed, States.ArrayGetItem(States.Array(${waits.join(', ')}), ${next}))`,
+      'maxSeconds.$': '$.poll.maxSeconds',
+    };
+  },
+};
