@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `npm test`: every check, in order, stopping at the first failure. Each step prints its name.
+# A tool that is missing fails the run in CI (CI=true); elsewhere the step prints SKIPPED with the
+# command that installs the tool.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE=1
+STAGE=dev
+started=$(date +%s)
+
+step() { printf '\n=== %s\n' "$1"; }
+missing() { # $1 tool, $2 install command
+  if [ "${CI:-}" = "true" ]; then
+    echo "FAILED: $1 is not installed (CI=true). Install it with: $2" >&2
+    exit 1
+  fi
+  echo "SKIPPED: $1 is not installed; install it with: $2"
+}
+
+step "typecheck (tsc --noEmit)"
+npx --no-install tsc -p . --noEmit
+
+step "lint and format (biome check)"
+npx --no-install biome check .
+
+step "unit tests (jest test/unit)"
+npx --no-install jest --ci --bail test/unit
+
+step "package both services for stage ${STAGE} (sls package, offline; validates every state machine definition)"
+for side in source destination; do
+  echo "--- serverless.${side}.yml -> dist/${side}-${STAGE}"
+  npx --no-install sls package --config "serverless.${side}.yml" --stage "${STAGE}" --package "dist/${side}-${STAGE}"
+done
+
+step "cfn-lint on every generated template"
+if command -v cfn-lint >/dev/null 2>&1; then
+  for side in source destination; do
+    echo "--- dist/${side}-${STAGE}/cloudformation-template-update-stack.json"
+    cfn-lint --regions eu-west-1 -- "dist/${side}-${STAGE}/cloudformation-template-update-stack.json"
+  done
+  echo "cfn-lint: no findings"
+else
+  missing cfn-lint "pip install 'cfn-lint==1.51.0'"
+fi
+
+step "template tests (jest test/template)"
+npx --no-install jest --ci --bail test/template
+
+step "offline twin end-to-end tests (jest test/twin)"
+if npx --no-install tsx twin/src/moto.ts --check; then
+  npx --no-install jest --ci --bail --runInBand test/twin
+else
+  missing "moto 5.2 (moto_server)" "pip install 'moto[server]==5.2.1'"
+fi
+
+printf '\nAll checks passed in %ss.\n' "$(( $(date +%s) - started ))"

@@ -1,0 +1,65 @@
+// Loads aws-local-stepfunctions with three small hooks so that it runs on the virtual clock:
+//  - its internal `sleep` (Wait states, Retry intervals) asks the clock instead of setTimeout;
+//  - event timestamps and `$$.Execution.StartTime` read the virtual time.
+// The library is otherwise unchanged. If a future version no longer has these exact lines the
+// loader fails loudly instead of silently sleeping in real time.
+import './polyfills';
+import { readFileSync } from 'node:fs';
+import Module from 'node:module';
+import { dirname } from 'node:path';
+import type * as Asl from 'aws-local-stepfunctions';
+import type { VirtualClock } from './clock';
+
+interface Hooks {
+  __twinSleep?: (ms: number) => Promise<void> | undefined;
+  __twinNow?: () => number;
+}
+const hooks = globalThis as unknown as Hooks;
+
+const PATCHES: Array<[string, string]> = [
+  [
+    'function sleep(ms, abortSignal) {',
+    'function sleep(ms, abortSignal) {\n  if (globalThis.__twinSleep) return globalThis.__twinSleep(ms, abortSignal);',
+  ],
+  ['timestamp: Date.now()', 'timestamp: (globalThis.__twinNow ? globalThis.__twinNow() : Date.now())'],
+  [
+    'StartTime: (/* @__PURE__ */ new Date()).toISOString()',
+    'StartTime: options.runOptions?.context?.Execution?.StartTime ?? (/* @__PURE__ */ new Date()).toISOString()',
+  ],
+];
+
+let loaded: typeof Asl | undefined;
+
+export function loadAsl(): typeof Asl {
+  if (loaded) return loaded;
+  const file = require.resolve('aws-local-stepfunctions');
+  let src = readFileSync(file, 'utf8');
+  for (const [from, to] of PATCHES) {
+    if (!src.includes(from)) {
+      throw new Error(
+        `aws-local-stepfunctions at ${file} no longer contains '${from}'; the twin's virtual clock hook needs updating`,
+      );
+    }
+    src = src.split(from).join(to);
+  }
+  const m = new Module(file, module) as Module & {
+    _compile(code: string, filename: string): void;
+    paths: string[];
+  };
+  m.filename = file;
+  m.paths = (Module as unknown as { _nodeModulePaths(p: string): string[] })._nodeModulePaths(dirname(file));
+  m._compile(src, file);
+  loaded = m.exports as typeof Asl;
+  return loaded;
+}
+
+/** Route the library's sleeps and timestamps to this clock (one twin per process). */
+export function useClock(clock: VirtualClock | undefined): void {
+  if (!clock) {
+    hooks.__twinSleep = undefined;
+    hooks.__twinNow = undefined;
+    return;
+  }
+  hooks.__twinSleep = (ms: number) => (ms > 0 ? clock.sleep(ms) : undefined);
+  hooks.__twinNow = () => clock.now();
+}

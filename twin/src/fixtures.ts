@@ -1,0 +1,104 @@
+// Realistic starting points for tests and the demo: a PostgreSQL instance in the source account,
+// a VPC with a DB subnet group and a security group in the destination account, and the
+// database's secret there (the standard RDS secret JSON).
+import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand } from '@aws-sdk/client-rds';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-secrets-manager';
+import { accountClient } from './aws';
+import type { Twin } from './index';
+
+export const FIXTURE_PASSWORD = 'Fixture-Pa55word-never-logged';
+
+export interface SourceDatabase {
+  id: string;
+  engine?: string;
+  engineVersion?: string;
+  /** 'none' (unencrypted), 'aws/rds' (the account's default key), or a key ARN. */
+  encryption?: 'none' | 'aws/rds' | string;
+  tags?: Record<string, string>;
+}
+
+export async function createSourceDatabase(twin: Twin, db: SourceDatabase): Promise<void> {
+  const { rds } = twin.aws('source');
+  const encrypted = (db.encryption ?? 'none') !== 'none';
+  await rds.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: db.id,
+      Engine: db.engine ?? 'postgres',
+      EngineVersion: db.engineVersion ?? '16.4',
+      DBInstanceClass: 'db.t4g.medium',
+      AllocatedStorage: 20,
+      MasterUsername: 'app',
+      MasterUserPassword: FIXTURE_PASSWORD,
+      DBName: 'orders',
+      StorageEncrypted: encrypted,
+      KmsKeyId: encrypted && db.encryption !== 'aws/rds' ? db.encryption : undefined,
+      CopyTagsToSnapshot: true,
+      Tags: Object.entries({ team: 'orders', ...(db.tags ?? {}) }).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
+}
+
+/** VPC, two subnets, a security group and the DB subnet group the destination restores into. */
+export async function createDestinationNetwork(
+  twin: Twin,
+  subnetGroupName = 'replica-subnets',
+): Promise<{ subnetGroupName: string; securityGroupId: string; vpcId: string }> {
+  const where = twin.aws('destination').where;
+  const ec2 = accountClient(EC2Client, where);
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }));
+  const vpcId = vpc.Vpc!.VpcId!;
+  const subnets: string[] = [];
+  for (const [i, az] of ['a', 'b'].entries()) {
+    const s = await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.20.${i}.0/24`, AvailabilityZone: `${twin.region}${az}` }),
+    );
+    subnets.push(s.Subnet!.SubnetId!);
+  }
+  const sg = await ec2.send(
+    new CreateSecurityGroupCommand({ GroupName: 'replica-db', Description: 'replica databases', VpcId: vpcId }),
+  );
+  await twin
+    .aws('destination')
+    .rds.send(
+      new CreateDBSubnetGroupCommand({
+        DBSubnetGroupName: subnetGroupName,
+        DBSubnetGroupDescription: 'replica databases',
+        SubnetIds: subnets,
+      }),
+    );
+  return { subnetGroupName, securityGroupId: sg.GroupId!, vpcId };
+}
+
+/**
+ * Gives the database's secret in the destination account the application's credentials
+ * (creating the secret when the stack did not), keeping whatever else it holds.
+ */
+export async function seedSecret(
+  twin: Twin,
+  secretId: string,
+  extra: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  const { secrets } = twin.aws('destination');
+  const value = { engine: 'postgres', username: 'app', password: FIXTURE_PASSWORD, dbname: 'orders', ...extra };
+  try {
+    const current = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const merged = { ...JSON.parse(current.SecretString ?? '{}'), ...value };
+    await secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(merged) }));
+    return merged;
+  } catch (e) {
+    if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException') throw e;
+    await secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify(value) }));
+    return value;
+  }
+}
+
+export async function readSecret(twin: Twin, secretId: string): Promise<Record<string, unknown>> {
+  const r = await twin.aws('destination').secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+  return JSON.parse(r.SecretString ?? '{}') as Record<string, unknown>;
+}

@@ -1,0 +1,204 @@
+// The twin host: one local HTTP server that plays the AWS APIs moto cannot play here.
+//  - Lambda Invoke   POST /2015-03-31/functions/{name}/invocations
+//  - Step Functions  POST /  (X-Amz-Target: AWSStepFunctions.<Action>, JSON 1.0)
+//  - the HTTP endpoint of SNS subscriptions that stand for `lambda` subscriptions:
+//    POST /sns/{account}/{function}: moto delivers the notification, the host turns it into the
+//    SNS event envelope Lambda receives and invokes the function asynchronously.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { VirtualClock } from './clock';
+import type { LambdaService } from './lambda';
+import { type ExecutionRecord, ServiceError, type StepFunctionsService } from './stepfunctions';
+
+export interface HostOptions {
+  clock: VirtualClock;
+  lambda: LambdaService;
+  sfn: StepFunctionsService;
+  region: string;
+  /** Access key id -> account, for clients that sign with assumed-role credentials. */
+  accountOfKey: (accessKeyId: string) => string | undefined;
+  /** SNS subscription ARN per (account, function), to fill EventSubscriptionArn. */
+  subscriptionArn: (account: string, fn: string, topicArn: string) => string | undefined;
+}
+
+export interface Host {
+  url: string;
+  stop(): Promise<void>;
+  snsDeliveries: Array<{ account: string; function: string; topicArn: string; messageId: string }>;
+}
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => {
+      data += c;
+    });
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
+}
+
+function callerAccount(req: IncomingMessage, opts: HostOptions): string {
+  const header = req.headers['x-moto-account-id'];
+  if (typeof header === 'string') return header;
+  const auth = String(req.headers.authorization ?? '');
+  const key = /Credential=([^/]+)\//.exec(auth)?.[1];
+  const account = key ? opts.accountOfKey(key) : undefined;
+  if (!account) throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+  return account;
+}
+
+const epoch = (ms?: number) => (ms === undefined ? undefined : ms / 1000);
+
+function describe(e: ExecutionRecord) {
+  return {
+    executionArn: e.executionArn,
+    stateMachineArn: e.stateMachineArn,
+    name: e.name,
+    status: e.status,
+    startDate: epoch(e.startDate),
+    stopDate: epoch(e.stopDate),
+    input: e.input,
+    output: e.output,
+    error: e.error,
+    cause: e.cause,
+  };
+}
+
+export async function startHost(opts: HostOptions): Promise<Host> {
+  const snsDeliveries: Host['snsDeliveries'] = [];
+
+  const sfnAction = (action: string, account: string, req: Record<string, unknown>): unknown => {
+    switch (action) {
+      case 'StartExecution': {
+        const e = opts.sfn.startExecution({ account }, req as never);
+        return { executionArn: e.executionArn, startDate: epoch(e.startDate) };
+      }
+      case 'DescribeExecution':
+        return describe(opts.sfn.describeExecution({ account }, String(req.executionArn)));
+      case 'StopExecution': {
+        opts.sfn.stopExecution({ account }, String(req.executionArn));
+        return { stopDate: epoch(opts.clock.now()) };
+      }
+      case 'ListExecutions': {
+        const all = opts.sfn.listExecutions({ account }, String(req.stateMachineArn), req.statusFilter as string);
+        const max = Number(req.maxResults ?? 100) || 100;
+        const start = Number(req.nextToken ?? 0);
+        const page = all.slice(start, start + max);
+        return {
+          executions: page.map((e) => ({
+            executionArn: e.executionArn,
+            stateMachineArn: e.stateMachineArn,
+            name: e.name,
+            status: e.status,
+            startDate: epoch(e.startDate),
+            stopDate: epoch(e.stopDate),
+          })),
+          nextToken: start + max < all.length ? String(start + max) : undefined,
+        };
+      }
+      default:
+        throw new ServiceError('UnknownOperationException', `The twin does not implement Step Functions ${action}`);
+    }
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://twin');
+    const text = await body(req);
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(payload === undefined ? '' : JSON.stringify(payload));
+    };
+    try {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      if (target.startsWith('AWSStepFunctions.')) {
+        const account = callerAccount(req, opts);
+        const result = sfnAction(target.slice('AWSStepFunctions.'.length), account, JSON.parse(text || '{}'));
+        send(200, result, { 'content-type': 'application/x-amz-json-1.0' });
+        return;
+      }
+      const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
+      if (invoke && req.method === 'POST') {
+        const account = callerAccount(req, opts);
+        const name = decodeURIComponent(invoke[1]!);
+        const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+        const payload = text ? JSON.parse(text) : {};
+        if (type === 'Event') {
+          opts.lambda.invokeAsync(name, payload, { account, region: opts.region });
+          send(202, undefined);
+          return;
+        }
+        const r = await opts.lambda.invoke(name, payload, { account, region: opts.region });
+        send(200, r.payload, {
+          'x-amz-executed-version': '$LATEST',
+          ...(r.functionError ? { 'x-amz-function-error': r.functionError } : {}),
+        });
+        return;
+      }
+      const sns = /^\/sns\/(\d{12})\/([^/]+)$/.exec(url.pathname);
+      if (sns && req.method === 'POST') {
+        const [, account, fn] = sns as unknown as [string, string, string];
+        const n = JSON.parse(text) as Record<string, unknown>;
+        if (n.Type !== 'Notification') {
+          send(200, {});
+          return;
+        }
+        const topicArn = String(n.TopicArn);
+        snsDeliveries.push({ account, function: fn, topicArn, messageId: String(n.MessageId) });
+        const attributes: Record<string, { Type: string; Value: string }> = {};
+        for (const [k, v] of Object.entries((n.MessageAttributes ?? {}) as Record<string, Record<string, string>>)) {
+          attributes[k] = { Type: v.Type ?? v.DataType ?? 'String', Value: v.Value ?? v.StringValue ?? '' };
+        }
+        const event = {
+          Records: [
+            {
+              EventSource: 'aws:sns',
+              EventVersion: '1.0',
+              EventSubscriptionArn: opts.subscriptionArn(account, fn, topicArn) ?? `${topicArn}:twin`,
+              Sns: {
+                Type: 'Notification',
+                MessageId: n.MessageId,
+                TopicArn: topicArn,
+                Subject: n.Subject ?? null,
+                Message: n.Message,
+                Timestamp: n.Timestamp,
+                SignatureVersion: n.SignatureVersion,
+                Signature: n.Signature,
+                SigningCertUrl: n.SigningCertURL,
+                UnsubscribeUrl: n.UnsubscribeURL,
+                MessageAttributes: attributes,
+              },
+            },
+          ],
+        };
+        opts.lambda.invokeAsync(fn, event, { account, region: opts.region });
+        send(200, {});
+        return;
+      }
+      send(404, { message: `the twin host has no route for ${req.method} ${url.pathname}` });
+    } catch (err) {
+      if (err instanceof ServiceError) {
+        send(err.status, { __type: err.code, message: err.message }, { 'x-amzn-errortype': err.code });
+        return;
+      }
+      const e = err as Error;
+      send(500, { __type: e.name ?? 'ServiceException', message: e.message });
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    snsDeliveries,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,218 @@
+// The offline twin of the two AWS accounts: moto (with the project's extension) for RDS, KMS,
+// SNS, SQS, DynamoDB, Secrets Manager and STS; the twin host for Lambda and Step Functions; a
+// virtual clock for everything that waits. Tests, the demo and the benchmark start it with
+// `startTwin()`, deploy the packaged services into it and run executions.
+import './polyfills';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { useClock } from './asl-runtime';
+import { accountClient, type Where } from './aws';
+import { VirtualClock } from './clock';
+import { createDispatcher } from './dispatch';
+import { type Host, startHost } from './host';
+import { LambdaService } from './lambda';
+import { type MotoServer, startMoto } from './moto';
+import { validateStaticParameters } from './naming';
+import { packageService, type Side } from './package';
+import { type DeployedStack, provision } from './provision';
+import { type AslDefinition, type ExecutionRecord, StepFunctionsService } from './stepfunctions';
+
+export type { DeployedStack, ExecutionRecord, Side };
+
+export const SOURCE_ACCOUNT = '111111111111';
+export const DESTINATION_ACCOUNT = '222222222222';
+
+export interface TwinOptions {
+  region?: string;
+  sourceAccount?: string;
+  destinationAccount?: string;
+}
+
+export interface Twin {
+  region: string;
+  accounts: Record<Side, string>;
+  clock: VirtualClock;
+  moto: MotoServer;
+  host: Host;
+  lambda: LambdaService;
+  sfn: StepFunctionsService;
+  stacks: Partial<Record<Side, DeployedStack>>;
+  /** Package (cached) and provision one service; replaces an earlier deployment of that side. */
+  deploy(side: Side, opts?: { stage?: string; params?: Record<string, string> }): Promise<DeployedStack>;
+  /** SDK clients bound to one account of the twin. */
+  aws(side: Side | string): ReturnType<typeof clientsFor>;
+  /** ARN of a deployed state machine by its key in `stepFunctions.stateMachines` (e.g. 'replicate'). */
+  machineArn(side: Side, key: string): string;
+  /** Start an execution (like `sls invoke stepf`); resolves when it started. */
+  start(side: Side, machine: string, input: unknown, name?: string): ExecutionRecord;
+  /** Start an execution and wait until it and everything it set off (SNS, other executions) ended. */
+  run(side: Side, machine: string, input: unknown, name?: string): Promise<ExecutionRecord>;
+  /** Wait until no execution runs and nothing is in flight. */
+  settle(): Promise<void>;
+  /** Fresh accounts: moto reset, no stacks, no executions, clock kept. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function clientsFor(where: Where) {
+  return {
+    where,
+    rds: accountClient(RDSClient, where),
+    kms: accountClient(KMSClient, where),
+    sns: accountClient(SNSClient, where),
+    sqs: accountClient(SQSClient, where),
+    dynamodb: accountClient(DynamoDBClient, where),
+    secrets: accountClient(SecretsManagerClient, where),
+  };
+}
+
+export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
+  const region = opts.region ?? process.env.TWIN_REGION ?? 'eu-west-1';
+  const accounts: Record<Side, string> = {
+    source: opts.sourceAccount ?? SOURCE_ACCOUNT,
+    destination: opts.destinationAccount ?? DESTINATION_ACCOUNT,
+  };
+  const moto = await startMoto();
+  const clock = new VirtualClock();
+  await moto.control.setNow(clock.now() / 1000);
+  clock.onAdvance = async (ms) => {
+    await moto.control.setNow(ms / 1000);
+  };
+  useClock(clock);
+
+  const keys = new Map<string, string>();
+  let host: Host | undefined;
+  const dispatchers = new Map<string, ReturnType<typeof createDispatcher>>();
+  const sfn = new StepFunctionsService(clock, (resource, params, caller) => {
+    const key = `${caller.account}/${caller.region}`;
+    let d = dispatchers.get(key);
+    if (!d) {
+      d = createDispatcher({
+        endpoints: { default: moto.url, sfn: host!.url, lambda: host!.url },
+        region: caller.region,
+        account: caller.account,
+      });
+      dispatchers.set(key, d);
+    }
+    return d.dispatch(resource, params);
+  });
+  const lambda = new LambdaService(clock, { moto: moto.url, host: 'http://pending' });
+  const stacks: Partial<Record<Side, DeployedStack>> = {};
+  host = await startHost({
+    clock,
+    lambda,
+    sfn,
+    region,
+    accountOfKey: (k) => keys.get(k),
+    subscriptionArn: (account, fn) => {
+      for (const s of Object.values(stacks)) {
+        const sub = s?.subscriptions.find((x) => x.function === fn && s.account === account);
+        if (sub) return sub.subscriptionArn;
+      }
+      return undefined;
+    },
+  });
+  (lambda as unknown as { endpoints: { moto: string; host: string } }).endpoints.host = host.url;
+
+  const validateDefinition = (definition: AslDefinition, name: string) => {
+    const walk = (def: AslDefinition) => {
+      for (const [stateName, state] of Object.entries(def.States)) {
+        if (state.Type === 'Task' && String(state.Resource).startsWith('arn:aws:states:::aws-sdk:')) {
+          try {
+            validateStaticParameters(String(state.Resource), state.Parameters ?? {});
+          } catch (e) {
+            throw new Error(`CreateStateMachine ${name} rejected: state '${stateName}': ${(e as Error).message}`);
+          }
+        }
+        const body = state.ItemProcessor ?? state.Iterator;
+        if (body) walk(body);
+        for (const b of state.Branches ?? []) walk(b);
+      }
+    };
+    walk(definition);
+  };
+
+  const twin: Twin = {
+    region,
+    accounts,
+    clock,
+    moto,
+    host,
+    lambda,
+    sfn,
+    stacks,
+    async deploy(side, o = {}) {
+      const pkg = await packageService(side, o.stage ?? 'dev', o.params ?? {});
+      const stack = await provision(pkg, accounts[side], region, {
+        motoUrl: moto.url,
+        hostUrl: host!.url,
+        lambda,
+        sfn,
+        validateDefinition,
+        rememberKey: (k, a) => keys.set(k, a),
+      });
+      stacks[side] = stack;
+      return stack;
+    },
+    aws(side) {
+      const account = side === 'source' || side === 'destination' ? accounts[side] : side;
+      return clientsFor({ endpoint: moto.url, account, region });
+    },
+    machineArn(side, key) {
+      const stack = stacks[side];
+      if (!stack) throw new Error(`the ${side} service is not deployed in the twin (twin.deploy('${side}'))`);
+      const lower = key.toLowerCase();
+      for (const [logicalId, m] of Object.entries(stack.stateMachines)) {
+        if (m.name.toLowerCase().endsWith(`-${lower}`) || logicalId.toLowerCase().startsWith(lower)) return m.arn;
+      }
+      throw new Error(
+        `no state machine '${key}' in the ${side} stack (has: ${Object.values(stack.stateMachines)
+          .map((m) => m.name)
+          .join(', ')})`,
+      );
+    },
+    start(side, machine, input, name) {
+      return sfn.startExecution(
+        { account: accounts[side] },
+        { stateMachineArn: twin.machineArn(side, machine), name, input: JSON.stringify(input) },
+      );
+    },
+    async run(side, machine, input, name) {
+      const exec = twin.start(side, machine, input, name);
+      await exec.done;
+      await twin.settle();
+      return exec;
+    },
+    async settle() {
+      for (;;) {
+        await clock.idle();
+        await sfn.settled();
+        await clock.idle();
+        if ([...sfn.executions.values()].every((e) => e.status !== 'RUNNING')) return;
+      }
+    },
+    async reset() {
+      await twin.settle();
+      await lambda.stop();
+      await moto.control.reset();
+      await moto.control.setNow(clock.now() / 1000);
+      for (const k of Object.keys(stacks)) delete stacks[k as Side];
+      sfn.machines.clear();
+      sfn.executions.clear();
+      lambda.invocations.length = 0;
+      lambda.logs.length = 0;
+      host!.snsDeliveries.length = 0;
+    },
+    async stop() {
+      useClock(undefined);
+      await lambda.stop();
+      await host!.stop();
+      await moto.stop();
+    },
+  };
+  return twin;
+}

@@ -1,0 +1,277 @@
+// The twin's AWS Step Functions: state machines read from the packaged templates, executions run
+// by aws-local-stepfunctions on the virtual clock, every Task sent through the dispatcher.
+// Implements the API calls the services and tests use (StartExecution with Standard-workflow
+// idempotency, DescribeExecution, ListExecutions, StopExecution) and records each execution's
+// history (states entered and exited with virtual times, task inputs and outputs, retries, errors).
+import { loadAsl } from './asl-runtime';
+import type { VirtualClock } from './clock';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface HistoryEvent {
+  type: string;
+  at: string;
+  state?: string;
+  stateType?: string;
+  index?: number;
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  retryAttempt?: number;
+  resource?: string;
+}
+
+export interface StateMachineRecord {
+  arn: string;
+  name: string;
+  account: string;
+  region: string;
+  roleArn: string;
+  definition: AslDefinition;
+  /** Task state name -> Resource, over the whole definition including Map/Parallel bodies. */
+  tasks: Map<string, string>;
+}
+
+export interface ExecutionRecord {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  account: string;
+  region: string;
+  input: string;
+  status: ExecutionStatus;
+  startDate: number;
+  stopDate?: number;
+  output?: string;
+  error?: string;
+  cause?: string;
+  history: HistoryEvent[];
+  done: Promise<void>;
+  abort?: () => void;
+}
+
+export interface AslDefinition {
+  StartAt: string;
+  States: Record<string, AslState>;
+  Comment?: string;
+  TimeoutSeconds?: number;
+}
+export interface AslState {
+  Type: string;
+  Resource?: string;
+  Parameters?: unknown;
+  ItemProcessor?: AslDefinition;
+  Iterator?: AslDefinition;
+  Branches?: AslDefinition[];
+  [k: string]: unknown;
+}
+
+/** Sends one Task to its service; errors carry the Step Functions error name in `.name`. */
+export type TaskDispatch = (
+  resource: string,
+  params: unknown,
+  caller: { account: string; region: string; execution: ExecutionRecord; state: string },
+) => Promise<unknown>;
+
+export class ServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+export function collectTasks(def: AslDefinition, into = new Map<string, string>()): Map<string, string> {
+  for (const [name, state] of Object.entries(def.States)) {
+    if (state.Type === 'Task') {
+      const prev = into.get(name);
+      if (prev !== undefined && prev !== state.Resource) {
+        throw new Error(`two Task states are named '${name}' with different resources; the twin keys tasks by name`);
+      }
+      into.set(name, String(state.Resource));
+    }
+    const body = state.ItemProcessor ?? state.Iterator;
+    if (body) collectTasks(body, into);
+    for (const b of state.Branches ?? []) collectTasks(b, into);
+  }
+  return into;
+}
+
+export class StepFunctionsService {
+  readonly machines = new Map<string, StateMachineRecord>();
+  readonly executions = new Map<string, ExecutionRecord>();
+
+  constructor(
+    private readonly clock: VirtualClock,
+    private readonly dispatch: TaskDispatch,
+  ) {}
+
+  register(machine: Omit<StateMachineRecord, 'tasks'>): StateMachineRecord {
+    const record = { ...machine, tasks: collectTasks(machine.definition) };
+    this.machines.set(record.arn, record);
+    return record;
+  }
+
+  startExecution(
+    caller: { account: string },
+    req: { stateMachineArn?: string; name?: string; input?: string },
+  ): ExecutionRecord {
+    const machine = req.stateMachineArn ? this.machines.get(req.stateMachineArn) : undefined;
+    if (!machine || machine.account !== caller.account) {
+      throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${req.stateMachineArn}'`);
+    }
+    const name = req.name ?? crypto.randomUUID();
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
+      throw new ServiceError('InvalidName', `Invalid Name: '${name}'`);
+    }
+    const input = req.input ?? '{}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(input);
+    } catch {
+      throw new ServiceError('InvalidExecutionInput', 'Invalid execution input: not JSON');
+    }
+    if (Buffer.byteLength(input) > 256 * 1024) {
+      throw new ServiceError('InvalidExecutionInput', 'Execution input exceeds the 256 KiB quota');
+    }
+    const executionArn = `arn:aws:states:${machine.region}:${machine.account}:execution:${machine.name}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // Standard workflows: same name and input while running returns the running execution.
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
+      throw new ServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: machine.arn,
+      name,
+      account: machine.account,
+      region: machine.region,
+      input,
+      status: 'RUNNING',
+      startDate: this.clock.now(),
+      history: [],
+      done: Promise.resolve(),
+    };
+    this.executions.set(executionArn, record);
+    record.done = this.run(machine, record, parsed);
+    return record;
+  }
+
+  private async run(machine: StateMachineRecord, exec: ExecutionRecord, input: unknown): Promise<void> {
+    const { StateMachine } = loadAsl();
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const [state, resource] of machine.tasks) {
+      handlers[state] = (params: unknown) =>
+        this.clock.track(() =>
+          this.dispatch(resource, params, { account: machine.account, region: machine.region, execution: exec, state }),
+        );
+    }
+    const sm = new StateMachine(machine.definition as never, {
+      validationOptions: { checkArn: false, checkPaths: false, noValidate: true },
+    });
+    const run = sm.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never },
+      context: {
+        Execution: {
+          Id: exec.executionArn,
+          Name: exec.name,
+          StartTime: new Date(exec.startDate).toISOString(),
+          RoleArn: machine.roleArn,
+        },
+        StateMachine: { Id: machine.arn, Name: machine.name },
+      },
+    });
+    exec.abort = run.abort;
+    const recording = this.record(exec, machine, run.eventLogs);
+    try {
+      const output = await run.result;
+      exec.status = 'SUCCEEDED';
+      exec.output = JSON.stringify(output);
+    } catch (err) {
+      const e = err as Error & { cause?: Error };
+      if (e.name === 'ExecutionAbortedError') exec.status = 'ABORTED';
+      else if (e.name === 'ExecutionTimeoutError') {
+        exec.status = 'TIMED_OUT';
+        exec.error = 'States.Timeout';
+      } else {
+        exec.status = 'FAILED';
+        const inner = e.cause ?? e;
+        exec.error = inner.name;
+        exec.cause = inner.message;
+      }
+    }
+    exec.stopDate = this.clock.now();
+    await recording;
+  }
+
+  private async record(exec: ExecutionRecord, machine: StateMachineRecord, events: AsyncGenerator<unknown>) {
+    for await (const raw of events) {
+      const e = raw as {
+        type: string;
+        timestamp: number;
+        state?: { name: string; type: string; input?: unknown; output?: unknown };
+        index?: number;
+        Error?: string;
+        Cause?: unknown;
+        retry?: { attempt: number };
+        input?: unknown;
+        output?: unknown;
+        parentState?: { name: string; type: string };
+      };
+      const ev: HistoryEvent = { type: e.type, at: new Date(e.timestamp).toISOString() };
+      const state = e.state ?? e.parentState;
+      if (state) {
+        ev.state = state.name;
+        ev.stateType = state.type;
+        if (state.type === 'Task') ev.resource = machine.tasks.get(state.name);
+      }
+      if (e.index !== undefined) ev.index = e.index;
+      if (e.state?.input !== undefined) ev.input = e.state.input;
+      if (e.state?.output !== undefined) ev.output = e.state.output;
+      if (e.input !== undefined) ev.input = e.input;
+      if (e.output !== undefined) ev.output = e.output;
+      if (e.Error !== undefined) ev.error = e.Error;
+      if (e.Cause !== undefined) ev.cause = typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause);
+      if (e.retry) ev.retryAttempt = e.retry.attempt;
+      exec.history.push(ev);
+    }
+  }
+
+  describeExecution(caller: { account: string }, executionArn: string): ExecutionRecord {
+    const exec = this.executions.get(executionArn);
+    if (!exec || exec.account !== caller.account) {
+      throw new ServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    }
+    return exec;
+  }
+
+  listExecutions(caller: { account: string }, stateMachineArn: string, statusFilter?: string): ExecutionRecord[] {
+    const machine = this.machines.get(stateMachineArn);
+    if (!machine || machine.account !== caller.account) {
+      throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    }
+    return [...this.executions.values()]
+      .filter((e) => e.stateMachineArn === stateMachineArn && (!statusFilter || e.status === statusFilter))
+      .sort((a, b) => b.startDate - a.startDate);
+  }
+
+  stopExecution(caller: { account: string }, executionArn: string): ExecutionRecord {
+    const exec = this.describeExecution(caller, executionArn);
+    if (exec.status === 'RUNNING') exec.abort?.();
+    return exec;
+  }
+
+  /** Resolves once no execution is running (executions may start others through SNS). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+      if (running.length === 0) return;
+      await Promise.all(running.map((e) => e.done));
+    }
+  }
+}
