@@ -198,8 +198,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     async reset() {
       await twin.settle();
       await lambda.stop();
-      await moto.control.reset();
-      await moto.control.setNow(clock.now() / 1000);
+      await moto.control.reset({ now: clock.now() / 1000 });
       for (const k of Object.keys(stacks)) delete stacks[k as Side];
       sfn.machines.clear();
       sfn.executions.clear();

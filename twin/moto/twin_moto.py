@@ -1,0 +1,920 @@
+"""Offline-twin extension for moto 5.2 (loaded by run.py before ``moto.server.main``).
+
+It closes the gaps of moto that matter to the replicator (see docs/ARCHITECTURE.md, "The offline twin"):
+
+* cross-account shared manual DB snapshots addressed by ARN (copy, restore, describe), with the
+  AWS sharing and encryption rules;
+* a virtual clock: RDS resources pass through ``creating`` / ``copying`` / ``modifying`` /
+  ``starting`` / ``stopping`` / ``deleting`` until ``now >= ready_at``;
+* fault injection (final statuses, never-finishing phases, API errors, unusable KMS keys).
+
+Everything is controlled over HTTP on the moto port under ``/_twin/...``:
+
+    GET  /_twin/health                         {"twin": VERSION, "moto": "5.2.1", "now": N}
+    GET  /_twin/clock                          {"now": N}
+    POST /_twin/clock      {"now": N} | {"advance": S}   -> {"now": N}   (settles due phases)
+    GET  /_twin/durations                      {...}
+    POST /_twin/durations  {partial}           -> full durations (unknown key / negative -> 400)
+    GET  /_twin/faults                         [fault, ...]
+    POST /_twin/faults     fault | [fault...]  -> full list (each fault gets an "id")
+    PUT  /_twin/faults     [fault...]          -> replaces the list
+    DELETE /_twin/faults                       -> []
+    GET  /_twin/pending                        [{resource, account, region, id, status, finalStatus,
+                                                 startedAt, readyAt, blocked}]
+    POST /_twin/reset      {"now"?: N}         clears faults, pending phases, durations, clock
+
+``POST /moto-api/reset`` (moto's own) also drops the pending phases (their resources are gone).
+
+Every AWS rule enforced here that moto does not know is kept in ``FACTS`` below, with "inferred"
+where the rule follows from the documentation but the exact error was not seen verbatim.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import fnmatch
+import json
+import math
+import re
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+TWIN_VERSION = "1"
+
+# --------------------------------------------------------------------------------------------
+# AWS facts the twin enforces (error code, message). Keep them here, in one place.
+# --------------------------------------------------------------------------------------------
+FACTS: dict[str, tuple[str, str]] = {
+    # CopyDBSnapshot doc: "If you copy an encrypted DB snapshot that is shared from another AWS
+    # account, then you must specify a value for KmsKeyId." Error code inferred.
+    "copy-shared-encrypted-needs-key": (
+        "InvalidParameterValue",
+        "KmsKeyId must be specified when copying an encrypted DB snapshot shared from another account.",
+    ),
+    # CopyDBSnapshot doc: cross-Region copy of an encrypted snapshot needs a destination-Region key.
+    "copy-cross-region-encrypted-needs-key": (
+        "InvalidParameterValue",
+        "KmsKeyId must be specified when copying an encrypted DB snapshot to another Region.",
+    ),
+    # AWS-FACTS.md: a shared encrypted snapshot must be copied first. Error code inferred.
+    "restore-shared-encrypted": (
+        "InvalidParameterValue",
+        "You can't restore a DB instance directly from an encrypted DB snapshot shared from another "
+        "account; copy it with a KMS key of your account first.",
+    ),
+    # RDS user guide: snapshots encrypted with the default key (aws/rds) cannot be shared.
+    "share-default-key": (
+        "InvalidParameterValue",
+        "Snapshots encrypted with the default AWS KMS key (aws/rds) can't be shared. Copy the snapshot "
+        "with a customer managed key and share the copy.",
+    ),
+    # RDS user guide: encrypted snapshots cannot be made public.
+    "share-encrypted-public": (
+        "InvalidParameterValue",
+        "Encrypted snapshots can't be shared publicly (restore attribute value 'all').",
+    ),
+    "share-bad-account": (
+        "InvalidParameterValue",
+        "Invalid AWS account ID in ValuesToAdd: {value}.",
+    ),
+    # Inferred: sharing needs an available snapshot.
+    "share-not-available": (
+        "InvalidDBSnapshotState",
+        "Snapshot {id} is not in available state.",
+    ),
+    "snapshot-not-available": (
+        "InvalidDBSnapshotState",
+        "Snapshot {id} must be in available state (current: {status}).",
+    ),
+    "snapshot-already-deleting": (
+        "InvalidDBSnapshotState",
+        "Snapshot {id} is already being deleted.",
+    ),
+    "instance-not-available-for-snapshot": (
+        "InvalidDBInstanceState",
+        "Cannot create a snapshot because the database instance {id} is not currently in the "
+        "available state.",
+    ),
+    "instance-not-modifiable": (
+        "InvalidDBInstanceState",
+        "Database instance {id} is not in available state (current: {status}).",
+    ),
+    "instance-already-deleting": (
+        "InvalidDBInstanceState",
+        "Instance {id} is already being deleted.",
+    ),
+    # AWS-FACTS.md: no final snapshot while creating, failed, incompatible-*.
+    "final-snapshot-impossible": (
+        "InvalidDBInstanceState",
+        "Cannot create a final snapshot of DB instance {id} in state {status}.",
+    ),
+    # DeleteDBInstance doc: FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot.
+    "delete-needs-final-snapshot-choice": (
+        "InvalidParameterCombination",
+        "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
+    ),
+    "kms-unusable": (
+        "KMSKeyNotAccessibleFault",
+        "The specified KMS key [{key}] does not exist, is not enabled or you do not have "
+        "permissions to access it.",
+    ),
+}
+
+DEFAULT_DURATIONS: dict[str, float] = {
+    "snapshotCreate": 300,
+    "snapshotCopy": 300,
+    "snapshotDelete": 0,
+    "create": 0,  # createDBInstance (0: fixtures are instant, as plain moto)
+    "restore": 600,
+    "modify": 30,
+    "start": 120,
+    "stop": 0,
+    "delete": 120,
+}
+
+FAILED_INSTANCE_STATUSES = {
+    "failed",
+    "incompatible-restore",
+    "incompatible-parameters",
+    "incompatible-network",
+    "incompatible-option-group",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "restore-error",
+    "storage-full",
+}
+
+FAULT_KINDS = {"snapshot-status", "instance-status", "never-finishes", "error", "kms-unusable"}
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Pending:
+    obj: Any
+    resource: str  # "snapshot" | "instance"
+    backend: Any
+    status: str  # transitional status shown meanwhile
+    final: str | None  # final status; None = the resource disappears
+    started: float
+    ready_at: float
+
+
+@dataclass
+class TwinState:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    fault_lock: threading.Lock = field(default_factory=threading.Lock)
+    now: float = field(default_factory=lambda: float(math.floor(time.time())))
+    durations: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DURATIONS))
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    pending: dict[int, Pending] = field(default_factory=dict)
+    next_fault_id: int = 1
+
+    def reset(self, now: float | None = None) -> None:
+        with self.lock:
+            self.now = float(math.floor(time.time())) if now is None else float(now)
+            self.durations = dict(DEFAULT_DURATIONS)
+            with self.fault_lock:
+                self.faults = []
+            self.pending = {}
+
+
+STATE = TwinState()
+
+
+def virtual_utcnow() -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(STATE.now, tz=datetime.timezone.utc).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------------------------
+# Faults
+# --------------------------------------------------------------------------------------------
+def _glob(pattern: str | None, value: str | None) -> bool:
+    if pattern is None:
+        return True
+    if value is None:
+        return False
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _account_ok(fault: dict[str, Any], account: str | None) -> bool:
+    return fault.get("account") in (None, account)
+
+
+def _faults(kind: str) -> list[dict[str, Any]]:
+    with STATE.fault_lock:
+        return [f for f in STATE.faults if f["kind"] == kind]
+
+
+def final_status_fault(kind: str, resource_id: str, account: str) -> str | None:
+    for f in _faults(kind):
+        if _account_ok(f, account) and _glob(f["match"], resource_id):
+            return str(f["status"])
+    return None
+
+
+def never_finishes(resource: str, resource_id: str, account: str) -> bool:
+    for f in _faults("never-finishes"):
+        if f.get("resource") not in (None, resource):
+            continue
+        if _account_ok(f, account) and _glob(f["match"], resource_id):
+            return True
+    return False
+
+
+def check_kms_usable(account: str, *key_arns: str | None) -> None:
+    for key in key_arns:
+        if not key:
+            continue
+        for f in _faults("kms-unusable"):
+            if _account_ok(f, account) and f["keyArn"] == key:
+                raise rds_error("kms-unusable", key=key)
+
+
+def take_error_fault(action: str, service: str | None, account: str, values: list[str]) -> dict[str, Any] | None:
+    with STATE.fault_lock:
+        for f in STATE.faults:
+            if f["kind"] != "error" or f["api"] != action or f["remaining"] <= 0:
+                continue
+            if f.get("service") not in (None, service):
+                continue
+            if not _account_ok(f, account):
+                continue
+            if f.get("match") is not None and not any(_glob(f["match"], v) for v in values):
+                continue
+            f["remaining"] -= 1
+            return dict(f)
+    return None
+
+
+def validate_fault(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("a fault must be a JSON object")
+    f = dict(raw)
+    kind = f.get("kind")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+    account = f.get("account")
+    if account is not None and not (isinstance(account, str) and ACCOUNT_RE.match(account)):
+        raise ValueError("account must be a 12-digit string")
+
+    def need_str(key: str) -> None:
+        if not isinstance(f.get(key), str) or not f[key]:
+            raise ValueError(f"fault {kind}: {key} (string) is required")
+
+    if kind in ("snapshot-status", "instance-status"):
+        need_str("match")
+        need_str("status")
+    elif kind == "never-finishes":
+        need_str("match")
+        if f.get("resource") not in (None, "snapshot", "instance"):
+            raise ValueError("never-finishes: resource must be 'snapshot' or 'instance'")
+    elif kind == "error":
+        need_str("api")
+        need_str("code")
+        count = f.get("count", 1)
+        if not isinstance(count, int) or count < 1:
+            raise ValueError("error: count must be a positive integer")
+        f["count"] = count
+        f["remaining"] = count
+        status = f.get("status")
+        if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
+            raise ValueError("error: status must be an HTTP error status (400..599)")
+        if f.get("match") is not None and not isinstance(f["match"], str):
+            raise ValueError("error: match must be a string")
+    elif kind == "kms-unusable":
+        need_str("keyArn")
+    return f
+
+
+# --------------------------------------------------------------------------------------------
+# Phases on the virtual clock
+# --------------------------------------------------------------------------------------------
+def _resource_id(p: Pending) -> str:
+    if p.resource == "snapshot":
+        return p.obj.db_snapshot_identifier
+    return p.obj.db_instance_identifier
+
+
+def _blocked(p: Pending) -> bool:
+    return never_finishes(p.resource, _resource_id(p), p.backend.account_id)
+
+
+def _finish(p: Pending) -> None:
+    if p.final is None:
+        store = p.backend.database_snapshots if p.resource == "snapshot" else p.backend.databases
+        key = _resource_id(p)
+        if store.get(key) is p.obj:
+            del store[key]
+        p.obj.status = "deleted"
+    else:
+        p.obj.status = p.final
+
+
+def settle() -> None:
+    with STATE.lock:
+        for key, p in list(STATE.pending.items()):
+            if STATE.now >= p.ready_at and not _blocked(p):
+                del STATE.pending[key]
+                _finish(p)
+
+
+def begin(obj: Any, resource: str, backend: Any, status: str, final: str | None, duration_key: str) -> None:
+    """Put obj into `status` until now + durations[duration_key], then into `final`."""
+    with STATE.lock:
+        duration = float(STATE.durations.get(duration_key, 0))
+        p = Pending(obj, resource, backend, status, final, STATE.now, STATE.now + duration)
+        STATE.pending.pop(id(obj), None)
+        if duration <= 0 and not _blocked(p):
+            _finish(p)
+            return
+        obj.status = status
+        STATE.pending[id(obj)] = p
+
+
+def pending_of(obj: Any) -> Pending | None:
+    p = STATE.pending.get(id(obj))
+    return p if p is not None and p.obj is obj else None
+
+
+def snapshot_percent_progress(snapshot: Any) -> int:
+    p = pending_of(snapshot)
+    if p is None:
+        return 100 if snapshot.status == "available" else 0
+    if p.final is None:
+        return 100
+    span = p.ready_at - p.started
+    if span <= 0:
+        return 0
+    pct = int(100 * (STATE.now - p.started) / span)
+    return max(0, min(99, pct))
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+def rds_error(fact: str, **fmt: Any) -> Exception:
+    from moto.rds.exceptions import RDSClientError
+
+    code, message = FACTS[fact]
+    return RDSClientError(code, message.format(**fmt))
+
+
+class TwinInjectedError(Exception):
+    """Serialized by moto's protocol serializer (module is not moto.*: no service lookup)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --------------------------------------------------------------------------------------------
+# KMS helpers
+# --------------------------------------------------------------------------------------------
+DEFAULT_RDS_ALIAS = "alias/aws/rds"
+
+
+def default_rds_key_arn(account: str, region: str) -> str:
+    from moto.kms.models import kms_backends
+
+    kms = kms_backends[account][region]
+    key_id = kms.get_key_id_from_alias(DEFAULT_RDS_ALIAS)
+    key = kms.keys[key_id]
+    key.key_manager = "AWS"
+    key.description = "Default key that protects my RDS database volumes when no other key is defined"
+    return key.arn
+
+
+def is_default_rds_key(key_arn: str | None) -> bool:
+    if not key_arn or not key_arn.startswith("arn:"):
+        return False
+    from moto.kms.models import kms_backends
+
+    parts = key_arn.split(":")
+    if len(parts) < 6:
+        return False
+    try:
+        key = kms_backends[parts[4]][parts[3]].describe_key(key_arn)
+    except Exception:
+        return False
+    return DEFAULT_RDS_ALIAS in key.aliases
+
+
+# --------------------------------------------------------------------------------------------
+# Installation (monkey patches)
+# --------------------------------------------------------------------------------------------
+_installed = False
+
+
+def install() -> None:  # noqa: C901 - one place for all patches
+    global _installed
+    if _installed:
+        return
+    _installed = True
+
+    import moto.rds.models as m
+    import moto.rds.responses as r
+    from moto.core.responses import ActionResult, BaseResponse
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    m.utcnow = virtual_utcnow
+
+    RDSBackend = m.RDSBackend
+    DBSnapshot = m.DBSnapshot
+    orig = {
+        name: getattr(RDSBackend, name)
+        for name in (
+            "get_snapshot",
+            "create_db_instance",
+            "create_db_snapshot",
+            "delete_db_snapshot",
+            "modify_db_instance",
+            "start_db_instance",
+            "stop_db_instance",
+            "delete_db_instance",
+            "modify_db_snapshot_attribute",
+        )
+    }
+
+    DBSnapshot.percent_progress = property(snapshot_percent_progress)
+
+    def snapshot_not_available(snap: Any) -> Exception:
+        return rds_error("snapshot-not-available", id=snap.db_snapshot_identifier, status=snap.status)
+
+    # -- a. cross-account shared snapshots --------------------------------------------------
+    def get_snapshot(self: Any, identifier: str, resource_type: Any, not_found_exception: Any) -> Any:
+        if resource_type is DBSnapshot and identifier.startswith("arn:"):
+            parts = identifier.split(":")
+            if len(parts) >= 7 and parts[2] == "rds" and parts[5] == "snapshot":
+                region, account, name = parts[3], parts[4], ":".join(parts[6:])
+                if account and account != self.account_id:
+                    try:
+                        owner = m.rds_backends[account][region]
+                    except Exception:
+                        raise not_found_exception(identifier) from None
+                    snap = owner.database_snapshots.get(name)
+                    if (
+                        snap is None
+                        or snap.snapshot_type != "manual"
+                        or snap.status == "deleted"
+                        or not ({self.account_id, "all"} & set(snap.attributes.get("restore", [])))
+                    ):
+                        raise not_found_exception(identifier)
+                    return snap
+                if account == self.account_id:
+                    snaps = m.rds_backends[account][region].database_snapshots
+                    if name not in snaps:
+                        raise not_found_exception(identifier)
+                    return snaps[name]
+        return orig["get_snapshot"](self, identifier, resource_type, not_found_exception)
+
+    def copy_db_snapshot(
+        self: Any,
+        source_db_snapshot_identifier: str,
+        target_db_snapshot_identifier: str,
+        kms_key_id: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+        copy_tags: bool | None = False,
+        **_: Any,
+    ) -> Any:
+        src_id = source_db_snapshot_identifier
+        if src_id.startswith("arn:"):
+            self.extract_snapshot_name_from_arn(src_id)
+        if target_db_snapshot_identifier in self.database_snapshots:
+            raise m.DBSnapshotAlreadyExistsError(target_db_snapshot_identifier)
+        if len(self.database_snapshots) >= self.SNAPSHOT_QUOTA:
+            raise m.SnapshotQuotaExceededFault()
+        source = self.get_db_snapshot(src_id)
+        if source.status != "available":
+            raise snapshot_not_available(source)
+        foreign = source.backend.account_id != self.account_id
+        other_region = source.backend.region_name != self.region_name
+        source_key = source.kms_key_id if source.encrypted else None
+        check_kms_usable(self.account_id, source_key)
+        if source.encrypted and not kms_key_id:
+            if foreign:
+                raise rds_error("copy-shared-encrypted-needs-key")
+            if other_region:
+                raise rds_error("copy-cross-region-encrypted-needs-key")
+        target_key = source_key
+        if kms_key_id:
+            target_key = self._validate_kms_key(kms_key_id)
+            check_kms_usable(self.account_id, target_key)
+        if copy_tags and not tags:
+            tags = source.tags or []
+        target = DBSnapshot(
+            self,
+            source.database,
+            target_db_snapshot_identifier,
+            tags=tags,
+            kms_key_id=target_key,
+            original_created_at=source.original_snapshot_create_time,
+        )
+        target.kms_key_id = target_key
+        target.storage_encrypted = target_key is not None
+        target.encrypted = target_key is not None
+        target.source_db_snapshot_identifier = source.arn
+        if other_region:
+            target.source_region = source.backend.region_name
+        self.database_snapshots[target_db_snapshot_identifier] = target
+        final = final_status_fault("snapshot-status", target.db_snapshot_identifier, self.account_id)
+        begin(target, "snapshot", self, "copying", final or "available", "snapshotCopy")
+        return target
+
+    def restore_db_instance_from_db_snapshot(self: Any, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+        if from_snapshot_id.startswith("arn:"):
+            self.extract_snapshot_name_from_arn(from_snapshot_id)
+        snapshot = self.get_db_snapshot(from_snapshot_id)
+        foreign = snapshot.backend.account_id != self.account_id
+        if snapshot.status != "available":
+            raise snapshot_not_available(snapshot)
+        if foreign and snapshot.encrypted:
+            raise rds_error("restore-shared-encrypted")
+        key = snapshot.kms_key_id if snapshot.encrypted else None
+        check_kms_usable(self.account_id, key)
+        if overrides["db_instance_identifier"] in self.databases:
+            raise m.DBInstanceAlreadyExists()
+        original = snapshot.database
+        origin_elsewhere = original.account_id != self.account_id or original.region != self.region_name
+        skip = {
+            "backend",
+            "db_parameter_group_name",
+            "vpc_security_group_ids",
+            "max_allocated_storage",
+            "status",
+            "created",
+            "instance_create_time",
+            "deletion_protection",
+            "master_user_secret",
+            "manage_master_user_password",
+            "replicas",
+            "is_replica",
+            "source_db_instance_identifier",
+            "db_subnet_group",
+            "log_file_manager",
+            "associated_roles",
+            "domain_memberships",
+        }
+        if origin_elsewhere:
+            skip |= {"db_subnet_group_name", "option_group_name"}
+        props: dict[str, Any] = {}
+        for k, v in original.__dict__.items():
+            k = k[1:] if k.startswith("_") else k
+            if k not in skip:
+                props[k] = copy.copy(v)
+        if not getattr(original, "option_group_supplied", False):
+            props.pop("option_group_name", None)
+        props["kms_key_id"] = key
+        props["storage_encrypted"] = bool(snapshot.encrypted)
+        if "allocated_storage" in overrides and overrides["allocated_storage"]:
+            if overrides["allocated_storage"] < snapshot.allocated_storage:
+                raise m.InvalidParameterValue(
+                    "The allocated storage size can't be less than the source snapshot or backup size."
+                )
+        for k, v in overrides.items():
+            if v:
+                props[k] = v
+        instance = orig["create_db_instance"](self, props)
+        final = final_status_fault("instance-status", instance.db_instance_identifier, self.account_id)
+        begin(instance, "instance", self, "creating", final or "available", "restore")
+        return instance
+
+    # -- encryption defaults and phases --------------------------------------------------------
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        kms = db_kwargs.get("kms_key_id")
+        if db_kwargs.get("db_cluster_identifier") is None:
+            if kms:
+                db_kwargs["kms_key_id"] = self._validate_kms_key(kms)
+                db_kwargs["storage_encrypted"] = True
+            elif db_kwargs.get("storage_encrypted"):
+                db_kwargs["kms_key_id"] = default_rds_key_arn(self.account_id, self.region_name)
+        instance = orig["create_db_instance"](self, db_kwargs)
+        if db_kwargs.get("db_cluster_identifier") is None:
+            begin(instance, "instance", self, "creating", "available", "create")
+        return instance
+
+    def create_db_snapshot(
+        self: Any,
+        db_instance_identifier: str,
+        db_snapshot_identifier: str,
+        snapshot_type: str = "manual",
+        tags: list[dict[str, str]] | None = None,
+        original_created_at: Any = None,
+        kms_key_id: str | None = None,
+        **_: Any,
+    ) -> Any:
+        if snapshot_type == "manual":
+            db = self.databases.get(db_instance_identifier)
+            if db is not None and db.status not in ("available", "stopped"):
+                raise rds_error("instance-not-available-for-snapshot", id=db_instance_identifier)
+        snap = orig["create_db_snapshot"](
+            self,
+            db_instance_identifier,
+            db_snapshot_identifier,
+            snapshot_type,
+            tags,
+            original_created_at,
+            kms_key_id,
+        )
+        if snapshot_type == "manual":
+            final = final_status_fault("snapshot-status", snap.db_snapshot_identifier, self.account_id)
+            begin(snap, "snapshot", self, "creating", final or "available", "snapshotCreate")
+        return snap
+
+    def delete_db_snapshot(self: Any, db_snapshot_identifier: str) -> Any:
+        snap = self.database_snapshots.get(db_snapshot_identifier)
+        if snap is None:
+            raise m.DBSnapshotNotFoundFault(db_snapshot_identifier)
+        if snap.status == "deleting":
+            raise rds_error("snapshot-already-deleting", id=snap.db_snapshot_identifier)
+        begin(snap, "snapshot", self, "deleting", None, "snapshotDelete")
+        return snap
+
+    def modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        db = self.databases.get(db_instance_identifier)
+        prev = db.status if db is not None else None
+        if db is not None and prev not in ("available", "stopped", "storage-optimization", "incompatible-parameters"):
+            raise rds_error("instance-not-modifiable", id=db_instance_identifier, status=prev)
+        instance = orig["modify_db_instance"](self, db_instance_identifier, db_kwargs)
+        begin(instance, "instance", self, "modifying", "stopped" if prev == "stopped" else "available", "modify")
+        return instance
+
+    def start_db_instance(self: Any, db_instance_identifier: str) -> Any:
+        instance = orig["start_db_instance"](self, db_instance_identifier)
+        begin(instance, "instance", self, "starting", "available", "start")
+        return instance
+
+    def stop_db_instance(self: Any, db_instance_identifier: str, db_snapshot_identifier: str | None = None) -> Any:
+        instance = orig["stop_db_instance"](self, db_instance_identifier, db_snapshot_identifier)
+        begin(instance, "instance", self, "stopping", "stopped", "stop")
+        return instance
+
+    def delete_db_instance(
+        self: Any,
+        db_instance_identifier: str,
+        final_db_snapshot_identifier: str | None = None,
+        skip_final_snapshot: bool | None = False,
+        delete_automated_backups: bool | None = True,
+        **_: Any,
+    ) -> Any:
+        db = self.databases.get(db_instance_identifier)
+        if db is not None:
+            if db.status == "deleting":
+                raise rds_error("instance-already-deleting", id=db_instance_identifier)
+            if not skip_final_snapshot and not final_db_snapshot_identifier:
+                raise rds_error("delete-needs-final-snapshot-choice")
+            if (
+                final_db_snapshot_identifier
+                and not skip_final_snapshot
+                and (db.status == "creating" or db.status in FAILED_INSTANCE_STATUSES)
+            ):
+                raise rds_error("final-snapshot-impossible", id=db_instance_identifier, status=db.status)
+        instance = orig["delete_db_instance"](
+            self,
+            db_instance_identifier,
+            final_db_snapshot_identifier,
+            skip_final_snapshot,
+            True if delete_automated_backups is None else delete_automated_backups,
+        )
+        # moto removed it; keep it listed as `deleting` until its time.
+        self.databases[instance.db_instance_identifier] = instance
+        begin(instance, "instance", self, "deleting", None, "delete")
+        if instance.status == "deleted":
+            instance.status = "deleting"  # the response still says deleting, as AWS
+        return instance
+
+    def modify_db_snapshot_attribute(
+        self: Any,
+        db_snapshot_identifier: str,
+        attribute_name: str,
+        values_to_add: list[str] | None = None,
+        values_to_remove: list[str] | None = None,
+    ) -> Any:
+        snapshot = self.describe_db_snapshots(
+            db_instance_identifier=None, db_snapshot_identifier=db_snapshot_identifier
+        )[0]
+        if attribute_name == "restore" and values_to_add:
+            for value in values_to_add:
+                if value != "all" and not ACCOUNT_RE.match(str(value)):
+                    raise rds_error("share-bad-account", value=value)
+            others = [v for v in values_to_add if v != self.account_id]
+            if others:
+                if snapshot.status != "available":
+                    raise rds_error("share-not-available", id=snapshot.db_snapshot_identifier)
+                if snapshot.encrypted and is_default_rds_key(snapshot.kms_key_id):
+                    raise rds_error("share-default-key")
+                if snapshot.encrypted and "all" in others:
+                    raise rds_error("share-encrypted-public")
+        return orig["modify_db_snapshot_attribute"](
+            self, db_snapshot_identifier, attribute_name, values_to_add, values_to_remove
+        )
+
+    RDSBackend.get_snapshot = get_snapshot
+    RDSBackend.copy_db_snapshot = copy_db_snapshot
+    RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+    RDSBackend.create_db_instance = create_db_instance
+    RDSBackend.create_db_snapshot = create_db_snapshot
+    RDSBackend.delete_db_snapshot = delete_db_snapshot
+    RDSBackend.modify_db_instance = modify_db_instance
+    RDSBackend.start_db_instance = start_db_instance
+    RDSBackend.stop_db_instance = stop_db_instance
+    RDSBackend.delete_db_instance = delete_db_instance
+    RDSBackend.modify_db_snapshot_attribute = modify_db_snapshot_attribute
+
+    # -- describeDBSnapshots: foreign ARNs and IncludeShared ------------------------------------
+    orig_describe_db_snapshots = r.RDSResponse.describe_db_snapshots
+
+    def describe_db_snapshots(self: Any) -> Any:
+        snapshot_id = self.params.get("DBSnapshotIdentifier")
+        if snapshot_id and snapshot_id.startswith("arn:"):
+            return ActionResult({"DBSnapshots": [self.backend.get_db_snapshot(snapshot_id)]})
+        result = orig_describe_db_snapshots(self)
+        include_shared = str(self.params.get("IncludeShared", "")).lower() == "true"
+        if include_shared and self.params.get("SnapshotType") is None and not snapshot_id:
+            own = list(result.result["DBSnapshots"]) if isinstance(result.result, dict) else []
+            shared = [s for s in self.backend.get_shared_db_snapshots() if s.status != "deleted"]
+            return ActionResult({"DBSnapshots": own + shared})
+        return result
+
+    r.RDSResponse.describe_db_snapshots = describe_db_snapshots
+
+    # -- every request: error faults, settle phases, serialize RDS ------------------------------
+    orig_call_action = BaseResponse.call_action
+
+    def request_values(self: Any) -> list[str]:
+        values: list[str] = []
+        try:
+            for v in self.querystring.values():
+                values.extend(x for x in (v if isinstance(v, list) else [v]) if isinstance(x, str))
+        except Exception:
+            pass
+        try:
+            body = json.loads(self.body) if self.body else None
+            if isinstance(body, dict):
+                values.extend(v for v in body.values() if isinstance(v, str))
+        except Exception:
+            pass
+        return values
+
+    def call_action(self: Any) -> Any:
+        try:
+            action = self._get_action()
+        except Exception:
+            action = None
+        if action:
+            fault = take_error_fault(action, self.service_name, self.current_account, request_values(self))
+            if fault is not None:
+                err = TwinInjectedError(fault["code"], fault.get("message") or fault["code"])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "code does not match an error shape"
+                    status, headers, body = self.serialized(ActionResult(err))
+                if fault.get("status"):
+                    status = fault["status"]
+                headers.pop("status", None)
+                headers, body = self._enrich_response(headers, body)
+                return status, headers, body
+        if self.service_name == "rds":
+            with STATE.lock:
+                settle()
+                return orig_call_action(self)
+        return orig_call_action(self)
+
+    BaseResponse.call_action = call_action
+
+    # -- control API ------------------------------------------------------------------------
+    orig_app_call = DomainDispatcherApplication.__call__
+
+    def app_call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "") or ""
+        if path == "/_twin" or path.startswith("/_twin/"):
+            return control_app(environ, start_response)
+        result = orig_app_call(self, environ, start_response)
+        if path.startswith("/moto-api/reset") and environ.get("REQUEST_METHOD") == "POST":
+            with STATE.lock:
+                STATE.pending = {}
+        return result
+
+    DomainDispatcherApplication.__call__ = app_call
+
+
+# --------------------------------------------------------------------------------------------
+# Control API (plain WSGI)
+# --------------------------------------------------------------------------------------------
+def _pending_view() -> list[dict[str, Any]]:
+    out = []
+    for p in STATE.pending.values():
+        out.append(
+            {
+                "resource": p.resource,
+                "account": p.backend.account_id,
+                "region": p.backend.region_name,
+                "id": _resource_id(p),
+                "status": p.status,
+                "finalStatus": p.final,
+                "startedAt": p.started,
+                "readyAt": p.ready_at,
+                "blocked": _blocked(p),
+            }
+        )
+    out.sort(key=lambda x: (x["readyAt"], x["id"]))
+    return out
+
+
+def _public_fault(f: dict[str, Any]) -> dict[str, Any]:
+    return dict(f)
+
+
+def control_app(environ: dict[str, Any], start_response: Any) -> Any:
+    from werkzeug.wrappers import Request, Response
+
+    request = Request(environ)
+    method = request.method
+    path = request.path.rstrip("/")
+
+    def reply(payload: Any, status: int = 200) -> Any:
+        resp = Response(json.dumps(payload), status=status, mimetype="application/json")
+        return resp(environ, start_response)
+
+    def body() -> Any:
+        raw = request.get_data(as_text=True)
+        return json.loads(raw) if raw.strip() else None
+
+    try:
+        if path in ("/_twin", "/_twin/health"):
+            import moto
+
+            return reply({"twin": TWIN_VERSION, "moto": moto.__version__, "now": STATE.now})
+        if path == "/_twin/clock":
+            if method == "GET":
+                return reply({"now": STATE.now})
+            data = body() or {}
+            with STATE.lock:
+                if "now" in data:
+                    STATE.now = float(data["now"])
+                elif "advance" in data:
+                    if float(data["advance"]) < 0:
+                        return reply({"error": "advance must be >= 0"}, 400)
+                    STATE.now += float(data["advance"])
+                else:
+                    return reply({"error": "expected {now} or {advance}"}, 400)
+                settle()
+                return reply({"now": STATE.now})
+        if path == "/_twin/durations":
+            if method == "GET":
+                return reply(STATE.durations)
+            data = body() or {}
+            if not isinstance(data, dict):
+                return reply({"error": "expected an object"}, 400)
+            for k, v in data.items():
+                if k not in DEFAULT_DURATIONS:
+                    return reply({"error": f"unknown duration {k!r}; known: {sorted(DEFAULT_DURATIONS)}"}, 400)
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                    return reply({"error": f"duration {k} must be a number >= 0"}, 400)
+            with STATE.lock:
+                STATE.durations.update({k: float(v) for k, v in data.items()})
+                return reply(STATE.durations)
+        if path == "/_twin/faults":
+            if method == "GET":
+                with STATE.fault_lock:
+                    return reply([_public_fault(f) for f in STATE.faults])
+            if method == "DELETE":
+                with STATE.fault_lock:
+                    STATE.faults = []
+                return reply([])
+            data = body()
+            items = data if isinstance(data, list) else [data]
+            try:
+                faults = [validate_fault(x) for x in items]
+            except ValueError as e:
+                return reply({"error": str(e)}, 400)
+            with STATE.fault_lock:
+                if method == "PUT":
+                    STATE.faults = []
+                for f in faults:
+                    f["id"] = STATE.next_fault_id
+                    STATE.next_fault_id += 1
+                    STATE.faults.append(f)
+                listing = [_public_fault(f) for f in STATE.faults]
+            with STATE.lock:
+                settle()
+            return reply(listing)
+        if path == "/_twin/pending":
+            with STATE.lock:
+                settle()
+                return reply(_pending_view())
+        if path == "/_twin/reset":
+            if method != "POST":
+                return reply({"error": "POST to reset"}, 405)
+            data = body() or {}
+            STATE.reset(data.get("now"))
+            return reply({"now": STATE.now, "durations": STATE.durations})
+        return reply({"error": f"no such twin endpoint {path}"}, 404)
+    except json.JSONDecodeError as e:
+        return reply({"error": f"invalid JSON: {e}"}, 400)
