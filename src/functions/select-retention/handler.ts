@@ -1,1 +1,133 @@
-export const handler = async (event: { keep: number }) => ({ keep: event.keep });
+/**
+ * README: selectRetention (destination service). Lists the replicas this deployment manages for one
+ * database (DescribeDBInstances, all pages; only instances tagged managed-by = DEPLOYMENT_ID,
+ * kind = replica, source-db = database) and either
+ *   - decides retention (contracts/retention.ts): keep the newest `keep` including the live one,
+ *     delete the rest (`replicate`, after the secret points at the new replica), or
+ *   - with `action: 'list'`, returns them newest first and the one a rollback to "previous"
+ *     should use (`rollback`).
+ * One function for both so the listing and its tag filter exist once.
+ *
+ * Event:  { database, keep, live }               keep: integer 1-100; live: identifier or null
+ *         { database, action: 'list', live? }
+ * Result: { keep: string[], delete: { id, deletionProtection }[] }
+ *         { replicas: { id, status, snapshotTime, endpoint: { address, port } | null,
+ *                       deletionProtection }[], previous: string | null }
+ * Errors: InvalidInput, InvalidConfiguration; SDK errors pass through for Retry.
+ * Environment:
+ *   DEPLOYMENT_ID  this deployment's id, the value of tag rds-replicator:managed-by
+ *   LOG_LEVEL      DEBUG | INFO (default) | WARN | ERROR
+ */
+import { type DBInstance, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import type { Context } from 'aws-lambda';
+import {
+  newestFirst,
+  previousReplica,
+  type RetentionDecision,
+  selectRetention,
+} from '../../contracts/retention';
+import { isManagedReplica, TAG_KEYS, tagValue } from '../../contracts/tags';
+import { parseDateTime } from '../../contracts/time';
+import { InvalidInput, show } from '../../lib/errors';
+import * as v from '../../lib/input';
+import { logger } from '../../lib/logger';
+
+const rds = new RDSClient({});
+
+export const MAX_KEEP = 100;
+
+export interface ManagedReplica {
+  id: string;
+  status: string;
+  /** RFC 3339 snapshot time from the replica's tag (instance creation time if the tag is unreadable). */
+  snapshotTime: string;
+  endpoint: { address: string; port: number } | null;
+  deletionProtection: boolean;
+}
+
+export interface ListResult {
+  replicas: ManagedReplica[];
+  previous: string | null;
+}
+
+export type SelectRetentionInput =
+  | { action: 'select'; database: string; keep: number; live: string | null }
+  | { action: 'list'; database: string; live: string | null };
+
+const WHAT = 'selectRetention';
+
+export function parseInput(event: unknown): SelectRetentionInput {
+  const input = v.object(event, WHAT);
+  const database = v.dbInstanceIdentifier(input, 'database', WHAT);
+  const live = v.optionalDbInstanceIdentifier(input, 'live', WHAT);
+  const action = input.action ?? 'select';
+  if (action === 'list') return { action, database, live };
+  if (action !== 'select') {
+    throw new InvalidInput(`${WHAT} input field 'action' is ${show(action)}; use 'list' or leave it out`);
+  }
+  return { action, database, keep: v.integer(input, 'keep', WHAT, 1, MAX_KEEP), live };
+}
+
+/** Pure: a described instance -> a managed replica, or undefined when it is not ours. */
+export function toManagedReplica(
+  instance: DBInstance,
+  deploymentId: string,
+  database: string,
+): ManagedReplica | undefined {
+  if (!instance.DBInstanceIdentifier || !isManagedReplica(instance.TagList, deploymentId, database))
+    return undefined;
+  const tagged = tagValue(instance.TagList, TAG_KEYS.snapshotTime);
+  const created = instance.InstanceCreateTime;
+  const snapshotTime =
+    tagged !== undefined && parseDateTime(tagged) !== undefined
+      ? tagged
+      : created instanceof Date && !Number.isNaN(created.getTime())
+        ? created.toISOString()
+        : '';
+  const address = instance.Endpoint?.Address;
+  const port = instance.Endpoint?.Port;
+  return {
+    id: instance.DBInstanceIdentifier,
+    status: instance.DBInstanceStatus ?? 'unknown',
+    snapshotTime,
+    endpoint: address && typeof port === 'number' ? { address, port } : null,
+    deletionProtection: instance.DeletionProtection === true,
+  };
+}
+
+/** Every managed replica of `database`, newest first (follows Marker through all pages). */
+export async function listManagedReplicas(deploymentId: string, database: string): Promise<ManagedReplica[]> {
+  const replicas: ManagedReplica[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await rds.send(new DescribeDBInstancesCommand({ MaxRecords: 100, Marker: marker }));
+    for (const instance of page.DBInstances ?? []) {
+      const replica = toManagedReplica(instance, deploymentId, database);
+      if (replica) replicas.push(replica);
+    }
+    marker = page.Marker || undefined;
+  } while (marker);
+  return newestFirst(replicas);
+}
+
+export const handler = async (event: unknown, context?: Context): Promise<RetentionDecision | ListResult> => {
+  const log = logger.child({ requestId: context?.awsRequestId });
+  const input = parseInput(event);
+  const deploymentId = v.env('DEPLOYMENT_ID');
+  const replicas = await listManagedReplicas(deploymentId, input.database);
+
+  if (input.action === 'list') {
+    const previous = previousReplica(replicas, input.live)?.id ?? null;
+    log.info('listed managed replicas', {
+      database: input.database,
+      count: replicas.length,
+      live: input.live,
+      previous,
+    });
+    return { replicas, previous };
+  }
+
+  const decision = selectRetention(replicas, input.keep, input.live);
+  log.info('selected retention', { database: input.database, live: input.live, ...decision });
+  return decision;
+};

@@ -1,0 +1,215 @@
+/**
+ * The replication message, source account -> destination account (version 1).
+ *
+ * The JSON schema `replication-message.schema.json` is the contract; this module reads its
+ * `required`, `properties`, patterns and lengths at load time so that the two cannot drift (it
+ * refuses to load if the schema starts using a keyword it does not implement), and adds the checks
+ * a schema cannot express: the message must come from the configured source account (and Region),
+ * the snapshot ARN must live in that account and Region, the database must be one this
+ * deployment replicates, and the input must be small.
+ *
+ * Kept dependency-free on purpose (no ajv in a Lambda bundle); test/unit/message.test.ts proves it
+ * gives ajv's verdict on a corpus of good and bad messages.
+ */
+
+import { show as quote } from '../lib/errors';
+import schema from './replication-message.schema.json';
+import { parseDateTime } from './time';
+
+export interface ReplicationMessage {
+  version: 1;
+  sourceAccountId: string;
+  sourceRegion: string;
+  sourceDbInstanceIdentifier: string;
+  engine: string;
+  engineVersion: string;
+  /** arn:aws:rds:<sourceRegion>:<sourceAccountId>:snapshot:<id>, shared with this account. */
+  sharedSnapshotArn: string;
+  /** RFC 3339 (see time.ts). */
+  snapshotCreateTime: string;
+  runId: string;
+}
+
+export interface MessageExpectations {
+  sourceAccountId: string;
+  /** When set, the message's Region must match. */
+  sourceRegion?: string;
+  /** Source DB instance identifiers this deployment replicates (compared ignoring case). */
+  databases: readonly string[];
+}
+
+export type ParseResult = { ok: true; message: ReplicationMessage } | { ok: false; reason: string };
+
+/** Larger inputs are rejected before parsing (a valid message is well under 1 KiB). */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+export const MESSAGE_VERSION = schema.properties.version.const;
+
+interface PropertyRule {
+  const?: unknown;
+  type?: 'string';
+  pattern?: RegExp;
+  minLength?: number;
+  maxLength?: number;
+  format?: 'date-time';
+}
+
+const SUPPORTED = new Set(['const', 'type', 'pattern', 'minLength', 'maxLength', 'format']);
+
+function compileSchema(): { required: string[]; rules: Map<string, PropertyRule> } {
+  const s = schema as unknown as {
+    type: string;
+    additionalProperties: boolean;
+    required: string[];
+    properties: Record<string, Record<string, unknown>>;
+  };
+  if (s.type !== 'object' || s.additionalProperties !== false) {
+    throw new Error('replication-message.schema.json: message.ts expects a closed object schema');
+  }
+  const rules = new Map<string, PropertyRule>();
+  for (const [name, prop] of Object.entries(s.properties)) {
+    const rule: PropertyRule = {};
+    for (const [keyword, value] of Object.entries(prop)) {
+      if (!SUPPORTED.has(keyword)) {
+        throw new Error(
+          `replication-message.schema.json: keyword '${keyword}' of '${name}' is not implemented`,
+        );
+      }
+      if (keyword === 'type' && value !== 'string')
+        throw new Error(`schema: type '${String(value)}' of '${name}'`);
+      if (keyword === 'format' && value !== 'date-time') throw new Error(`schema: format '${String(value)}'`);
+    }
+    if ('const' in prop) rule.const = prop.const;
+    if (prop.type === 'string') rule.type = 'string';
+    // JSON Schema patterns are ECMA-262 and unanchored; ajv compiles them with the `u` flag
+    if (typeof prop.pattern === 'string') rule.pattern = new RegExp(prop.pattern, 'u');
+    if (typeof prop.minLength === 'number') rule.minLength = prop.minLength;
+    if (typeof prop.maxLength === 'number') rule.maxLength = prop.maxLength;
+    if (prop.format === 'date-time') rule.format = 'date-time';
+    rules.set(name, rule);
+  }
+  return { required: s.required, rules };
+}
+
+const { required: REQUIRED, rules: RULES } = compileSchema();
+
+/** `arn:<partition>:rds:<region>:<account>:snapshot:<id>` (the schema has already checked the shape). */
+const SNAPSHOT_ARN = /^arn:[^:]+:rds:([^:]+):([^:]+):snapshot:(.+)$/;
+
+export function parseSnapshotArn(
+  arn: string,
+): { region: string; accountId: string; snapshotId: string } | undefined {
+  const m = SNAPSHOT_ARN.exec(arn);
+  return m ? { region: m[1]!, accountId: m[2]!, snapshotId: m[3]! } : undefined;
+}
+
+/**
+ * Validate a message (the SNS `Message` string, or an already-parsed value) against the schema and
+ * this deployment's expectations. Never throws. Reasons name the field and quote (a bounded part of)
+ * the offending value.
+ */
+export function parseReplicationMessage(raw: string | unknown, expect: MessageExpectations): ParseResult {
+  const fail = (reason: string): ParseResult => ({ ok: false, reason });
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    const bytes = Buffer.byteLength(raw, 'utf8');
+    if (bytes > MAX_MESSAGE_BYTES) return fail(`message is ${bytes} bytes, more than ${MAX_MESSAGE_BYTES}`);
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      return fail(`message is not JSON (${clip((e as Error).message, 120)})`);
+    }
+  } else {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(raw);
+    } catch {
+      return fail('message cannot be serialised to JSON');
+    }
+    if (text !== undefined && Buffer.byteLength(text, 'utf8') > MAX_MESSAGE_BYTES) {
+      return fail(`message is more than ${MAX_MESSAGE_BYTES} bytes`);
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail(
+      `message must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
+  }
+  const obj = value as Record<string, unknown>;
+
+  // --- what the schema says
+  for (const key of Object.keys(obj)) {
+    if (!RULES.has(key))
+      return fail(`unknown field ${quote(key)} (version ${MESSAGE_VERSION} has no such field)`);
+  }
+  for (const key of REQUIRED) {
+    if (!Object.hasOwn(obj, key)) return fail(`missing field '${key}'`);
+  }
+  if (obj.version !== MESSAGE_VERSION) {
+    return fail(
+      `field 'version' is ${quote(obj.version)}, this destination understands only version ${MESSAGE_VERSION}`,
+    );
+  }
+  for (const [key, rule] of RULES) {
+    if (!Object.hasOwn(obj, key)) continue;
+    const problem = checkProperty(obj[key], rule);
+    if (problem) return fail(`field '${key}' ${problem}`);
+  }
+  const message = obj as unknown as ReplicationMessage;
+
+  // --- what only this deployment knows
+  if (message.sourceAccountId !== expect.sourceAccountId) {
+    return fail(
+      `field 'sourceAccountId' is ${quote(message.sourceAccountId)}, not the configured source account ${expect.sourceAccountId}`,
+    );
+  }
+  if (expect.sourceRegion !== undefined && message.sourceRegion !== expect.sourceRegion) {
+    return fail(
+      `field 'sourceRegion' is ${quote(message.sourceRegion)}, not the configured source Region ${expect.sourceRegion}`,
+    );
+  }
+  const arn = parseSnapshotArn(message.sharedSnapshotArn);
+  if (!arn)
+    return fail(`field 'sharedSnapshotArn' ${quote(message.sharedSnapshotArn)} is not an RDS snapshot ARN`);
+  if (arn.accountId !== message.sourceAccountId) {
+    return fail(
+      `field 'sharedSnapshotArn' is in account ${arn.accountId}, not in the source account ${message.sourceAccountId}`,
+    );
+  }
+  if (arn.region !== message.sourceRegion) {
+    return fail(
+      `field 'sharedSnapshotArn' is in Region ${arn.region}, not in the source Region ${message.sourceRegion}`,
+    );
+  }
+  const database = message.sourceDbInstanceIdentifier.toLowerCase();
+  if (!expect.databases.some((d) => d.toLowerCase() === database)) {
+    return fail(
+      `field 'sourceDbInstanceIdentifier' is ${quote(message.sourceDbInstanceIdentifier)}, not one of the configured databases [${expect.databases.join(', ')}]`,
+    );
+  }
+  return { ok: true, message };
+}
+
+function checkProperty(value: unknown, rule: PropertyRule): string | undefined {
+  if ('const' in rule && value !== rule.const)
+    return `must be ${JSON.stringify(rule.const)}, got ${quote(value)}`;
+  if (rule.type === 'string') {
+    if (typeof value !== 'string') return `must be a string, got ${quote(value)}`;
+    // JSON Schema lengths count code points, not UTF-16 units
+    const length = [...value].length;
+    if (rule.minLength !== undefined && length < rule.minLength)
+      return `must not be shorter than ${rule.minLength}`;
+    if (rule.maxLength !== undefined && length > rule.maxLength) {
+      return `is ${length} characters long, more than ${rule.maxLength}`;
+    }
+    if (rule.pattern && !rule.pattern.test(value))
+      return `${quote(value)} does not match ${rule.pattern.source}`;
+    if (rule.format === 'date-time' && parseDateTime(value) === undefined) {
+      return `${quote(value)} is not an RFC 3339 date-time (e.g. 2026-11-23T19:21:47.123Z)`;
+    }
+  }
+  return undefined;
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}

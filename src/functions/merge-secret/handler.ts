@@ -1,0 +1,199 @@
+/**
+ * README: mergeSecret (destination service). Points the database's secret at a replica: used by
+ * `replicate` after the restore and by `rollback`. The secret value never passes through the state
+ * machine: this function reads it, rewrites only the endpoint keys (contracts/secret.ts) and writes
+ * a new version.
+ *
+ * Before touching the secret it checks the replica: it must exist, be `available` and carry this
+ * deployment's replica tags for `database` (contracts/tags.ts), so a typo in a rollback cannot
+ * point production at a foreign instance.
+ *
+ * Event:  { secretId, dbInstanceIdentifier, database, expectedLive? }
+ *         expectedLive  optional (string or null): the instance the secret pointed at when the run
+ *                       began (nameReplica's liveDbInstanceIdentifier). If the secret now points
+ *                       elsewhere the merge fails with SecretChanged instead of overwriting
+ *                       someone else's change.
+ * Result: { previousDbInstanceIdentifier, dbInstanceIdentifier, host, port }
+ * Errors: InvalidInput, ReplicaNotFound, ReplicaNotReady, ReplicaNotManaged, InvalidSecret,
+ *         SecretChanged; SDK errors pass through for Retry.
+ * Idempotent: a retry after success finds the secret already merged and writes nothing; the
+ * PutSecretValue ClientRequestToken is derived from the replica and the version it replaces, so an
+ * SDK-level retry of the write cannot create a second version.
+ * Environment:
+ *   DEPLOYMENT_ID  this deployment's id, the value of tag rds-replicator:managed-by
+ *   LOG_LEVEL      DEBUG | INFO (default) | WARN | ERROR
+ */
+import { createHash } from 'node:crypto';
+import { type DBInstance, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { sameDbInstance } from '../../contracts/rds';
+import { checkSecret, liveDbInstanceIdentifier, mergeEndpoint } from '../../contracts/secret';
+import { describeUnmanagedReplica } from '../../contracts/tags';
+import { ReplicaNotFound, ReplicaNotManaged, ReplicaNotReady, SecretChanged } from '../../lib/errors';
+import * as v from '../../lib/input';
+import { logger } from '../../lib/logger';
+
+const rds = new RDSClient({});
+const secrets = new SecretsManagerClient({});
+
+export interface MergeSecretInput {
+  secretId: string;
+  dbInstanceIdentifier: string;
+  database: string;
+  /** undefined: not checked; null: the secret must not point at any instance yet. */
+  expectedLive?: string | null;
+}
+
+export interface MergeSecretResult {
+  previousDbInstanceIdentifier: string | null;
+  dbInstanceIdentifier: string;
+  host: string;
+  port: number;
+}
+
+const WHAT = 'mergeSecret';
+
+export function parseInput(event: unknown): MergeSecretInput {
+  const input = v.object(event, WHAT);
+  const parsed: MergeSecretInput = {
+    secretId: v.string(input, 'secretId', WHAT),
+    dbInstanceIdentifier: v.dbInstanceIdentifier(input, 'dbInstanceIdentifier', WHAT),
+    database: v.dbInstanceIdentifier(input, 'database', WHAT),
+  };
+  if (Object.hasOwn(input, 'expectedLive')) {
+    parsed.expectedLive = v.optionalDbInstanceIdentifier(input, 'expectedLive', WHAT);
+  }
+  return parsed;
+}
+
+/** Pure: the replica's endpoint, or the reason it cannot be used. */
+export function replicaEndpoint(
+  instance: DBInstance,
+  deploymentId: string,
+  database: string,
+): { host: string; port: number; engine: string } {
+  const id = instance.DBInstanceIdentifier;
+  const notManaged = describeUnmanagedReplica(instance.TagList, deploymentId, database);
+  if (notManaged) {
+    throw new ReplicaNotManaged(
+      `instance ${id} is not a replica of ${database} managed by ${deploymentId}: ${notManaged} ` +
+        '(point the secret only at replicas this deployment created)',
+    );
+  }
+  if (instance.DBInstanceStatus !== 'available') {
+    throw new ReplicaNotReady(
+      `instance ${id} is '${instance.DBInstanceStatus}', not 'available' (wait until it is available, then retry)`,
+    );
+  }
+  const host = instance.Endpoint?.Address;
+  const port = instance.Endpoint?.Port;
+  if (!host || typeof port !== 'number') {
+    throw new ReplicaNotReady(`instance ${id} has no endpoint yet (wait until it is available, then retry)`);
+  }
+  return { host, port, engine: instance.Engine ?? '' };
+}
+
+/** Deterministic per (replica, replaced version): a UUID-shaped token as Secrets Manager expects. */
+export function clientRequestToken(
+  dbInstanceIdentifier: string,
+  previousVersionId: string | undefined,
+): string {
+  const h = createHash('sha256')
+    .update(`${dbInstanceIdentifier.toLowerCase()}\n${previousVersionId ?? ''}`)
+    .digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+async function describeInstance(id: string): Promise<DBInstance> {
+  try {
+    const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
+    const instance = out.DBInstances?.[0];
+    if (instance) return instance;
+  } catch (error) {
+    const name = (error as Error)?.name;
+    if (name !== 'DBInstanceNotFoundFault' && name !== 'DBInstanceNotFound') throw error;
+  }
+  throw new ReplicaNotFound(
+    `instance ${id} does not exist (check the replica name; list replicas with action 'list')`,
+  );
+}
+
+/** The instance the AWSPREVIOUS version pointed at: the answer for a retry of a merge that succeeded. */
+async function previousFromHistory(secretId: string, target: string): Promise<string | null> {
+  try {
+    const prev = await secrets.send(
+      new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSPREVIOUS' }),
+    );
+    const id = JSON.parse(prev.SecretString ?? '{}')?.dbInstanceIdentifier;
+    return typeof id === 'string' && id !== '' && !sameDbInstance(id, target) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameLive(a: string | null, b: string | null): boolean {
+  return a === null || b === null ? a === b : sameDbInstance(a, b);
+}
+
+export const handler = async (event: unknown, context?: Context): Promise<MergeSecretResult> => {
+  const log = logger.child({ requestId: context?.awsRequestId });
+  const input = parseInput(event);
+  const deploymentId = v.env('DEPLOYMENT_ID');
+  const target = input.dbInstanceIdentifier.toLowerCase();
+
+  const instance = await describeInstance(target);
+  const endpoint = replicaEndpoint(instance, deploymentId, input.database);
+
+  const got = await secrets.send(new GetSecretValueCommand({ SecretId: input.secretId }));
+  const secret = checkSecret(input.secretId, got.SecretString);
+  const current = liveDbInstanceIdentifier(secret);
+  const alreadyMerged = sameDbInstance(current, target);
+
+  if (!alreadyMerged && input.expectedLive !== undefined && !sameLive(current, input.expectedLive)) {
+    throw new SecretChanged(
+      `secret ${input.secretId} points at ${current ?? 'no instance'}, not at ${input.expectedLive ?? 'no instance'} ` +
+        'as when this run began (another run or an operator changed it; check the secret, then re-run)',
+    );
+  }
+
+  const merged = mergeEndpoint(
+    got.SecretString as string,
+    { host: endpoint.host, port: endpoint.port, dbInstanceIdentifier: target, engine: endpoint.engine },
+    input.secretId,
+  );
+  if (!merged.unchanged) {
+    await secrets.send(
+      new PutSecretValueCommand({
+        SecretId: input.secretId,
+        SecretString: merged.secretString,
+        ClientRequestToken: clientRequestToken(target, got.VersionId),
+      }),
+    );
+  }
+
+  let previous = merged.previousDbInstanceIdentifier;
+  if (alreadyMerged) {
+    previous =
+      input.expectedLive !== undefined
+        ? input.expectedLive
+        : await previousFromHistory(input.secretId, target);
+  }
+  log.info(merged.unchanged ? 'secret already pointed at the replica' : 'pointed secret at replica', {
+    secretId: input.secretId,
+    dbInstanceIdentifier: target,
+    previousDbInstanceIdentifier: previous,
+    host: endpoint.host,
+    port: endpoint.port,
+  });
+  return {
+    previousDbInstanceIdentifier: previous,
+    dbInstanceIdentifier: target,
+    host: endpoint.host,
+    port: endpoint.port,
+  };
+};
