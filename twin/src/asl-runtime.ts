@@ -11,22 +11,32 @@ import type * as Asl from 'aws-local-stepfunctions';
 import type { VirtualClock } from './clock';
 
 interface Hooks {
-  __twinSleep?: (ms: number) => Promise<void> | undefined;
-  __twinNow?: () => number;
+  sleep?: (ms: number) => Promise<void> | undefined;
+  now?: () => number;
 }
-const hooks = globalThis as unknown as Hooks;
+// Handed to the compiled library as `module.__twin` rather than through globalThis: under Jest the
+// test file and the library live in different realms with different globals.
+const hooks: Hooks = {};
 
 const PATCHES: Array<[string, string]> = [
   [
     'function sleep(ms, abortSignal) {',
-    'function sleep(ms, abortSignal) {\n  if (globalThis.__twinSleep) return globalThis.__twinSleep(ms, abortSignal);',
+    'function sleep(ms, abortSignal) {\n  if (module.__twin.sleep) return module.__twin.sleep(ms, abortSignal);',
   ],
-  ['timestamp: Date.now()', 'timestamp: (globalThis.__twinNow ? globalThis.__twinNow() : Date.now())'],
+  ['timestamp: Date.now()', 'timestamp: (module.__twin.now ? module.__twin.now() : Date.now())'],
   [
     'StartTime: (/* @__PURE__ */ new Date()).toISOString()',
     'StartTime: options.runOptions?.context?.Execution?.StartTime ?? (/* @__PURE__ */ new Date()).toISOString()',
   ],
 ];
+
+const WITH_RESOLVERS = `if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function () {
+    let resolve, reject;
+    const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+    return { promise, resolve, reject };
+  };
+}`;
 
 let loaded: typeof Asl | undefined;
 
@@ -48,7 +58,9 @@ export function loadAsl(): typeof Asl {
   };
   m.filename = file;
   m.paths = (Module as unknown as { _nodeModulePaths(p: string): string[] })._nodeModulePaths(dirname(file));
-  m._compile(src, file);
+  (m as unknown as { __twin: Hooks }).__twin = hooks;
+  // The library runs in Node's own realm, whose Promise may lack withResolvers (Node 20).
+  m._compile(`${WITH_RESOLVERS}\n${src}`, file);
   loaded = m.exports as typeof Asl;
   return loaded;
 }
@@ -56,10 +68,10 @@ export function loadAsl(): typeof Asl {
 /** Route the library's sleeps and timestamps to this clock (one twin per process). */
 export function useClock(clock: VirtualClock | undefined): void {
   if (!clock) {
-    hooks.__twinSleep = undefined;
-    hooks.__twinNow = undefined;
+    hooks.sleep = undefined;
+    hooks.now = undefined;
     return;
   }
-  hooks.__twinSleep = (ms: number) => (ms > 0 ? clock.sleep(ms) : undefined);
-  hooks.__twinNow = () => clock.now();
+  hooks.sleep = (ms: number) => (ms > 0 ? clock.sleep(ms) : undefined);
+  hooks.now = () => clock.now();
 }
