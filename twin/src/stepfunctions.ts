@@ -90,7 +90,9 @@ export function collectTasks(def: AslDefinition, into = new Map<string, string>(
     if (state.Type === 'Task') {
       const prev = into.get(name);
       if (prev !== undefined && prev !== state.Resource) {
-        throw new Error(`two Task states are named '${name}' with different resources; the twin keys tasks by name`);
+        throw new Error(
+          `two Task states are named '${name}' with different resources; the twin keys tasks by name`,
+        );
       }
       into.set(name, String(state.Resource));
     }
@@ -104,6 +106,8 @@ export function collectTasks(def: AslDefinition, into = new Map<string, string>(
 export class StepFunctionsService {
   readonly machines = new Map<string, StateMachineRecord>();
   readonly executions = new Map<string, ExecutionRecord>();
+  /** Called for every history event as it is recorded (the demo prints progress from it). */
+  onEvent: ((exec: ExecutionRecord, event: HistoryEvent) => void) | undefined;
 
   constructor(
     private readonly clock: VirtualClock,
@@ -122,7 +126,10 @@ export class StepFunctionsService {
   ): ExecutionRecord {
     const machine = req.stateMachineArn ? this.machines.get(req.stateMachineArn) : undefined;
     if (!machine || machine.account !== caller.account) {
-      throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${req.stateMachineArn}'`);
+      throw new ServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${req.stateMachineArn}'`,
+      );
     }
     const name = req.name ?? crypto.randomUUID();
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
@@ -168,7 +175,12 @@ export class StepFunctionsService {
     for (const [state, resource] of machine.tasks) {
       handlers[state] = (params: unknown) =>
         this.clock.track(() =>
-          this.dispatch(resource, params, { account: machine.account, region: machine.region, execution: exec, state }),
+          this.dispatch(resource, params, {
+            account: machine.account,
+            region: machine.region,
+            execution: exec,
+            state,
+          }),
         );
     }
     const sm = new StateMachine(machine.definition as never, {
@@ -239,6 +251,7 @@ export class StepFunctionsService {
       if (e.Cause !== undefined) ev.cause = typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause);
       if (e.retry) ev.retryAttempt = e.retry.attempt;
       exec.history.push(ev);
+      this.onEvent?.(exec, ev);
     }
   }
 
@@ -250,10 +263,17 @@ export class StepFunctionsService {
     return exec;
   }
 
-  listExecutions(caller: { account: string }, stateMachineArn: string, statusFilter?: string): ExecutionRecord[] {
+  listExecutions(
+    caller: { account: string },
+    stateMachineArn: string,
+    statusFilter?: string,
+  ): ExecutionRecord[] {
     const machine = this.machines.get(stateMachineArn);
     if (!machine || machine.account !== caller.account) {
-      throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+      throw new ServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
     }
     return [...this.executions.values()]
       .filter((e) => e.stateMachineArn === stateMachineArn && (!statusFilter || e.status === statusFilter))

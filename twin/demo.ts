@@ -1,0 +1,156 @@
+// `npm run demo`: the whole story on the offline twin of two AWS accounts, in virtual time.
+// One PostgreSQL database in the source account is replicated three times into the destination
+// account (a day apart; retention keeps two replicas), then rolled back to the previous replica.
+// Exits non-zero with the failing state's Error and Cause if any execution fails.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { type ExecutionRecord, startTwin, type Twin } from './src';
+import { createDestinationNetwork, createSourceDatabase, FIXTURE_PASSWORD, readSecret, seedSecret } from './src/fixtures';
+import type { HistoryEvent } from './src/stepfunctions';
+
+const DATABASE = 'orders-db';
+const TAG_MANAGED_BY = 'rds-replicator:managed-by';
+
+const t0 = Date.now();
+let clockStart = 0;
+
+function vtime(iso: string): string {
+  const s = Math.round((Date.parse(iso) - clockStart) / 1000);
+  const d = Math.floor(s / 86400);
+  const hms = new Date((s % 86400) * 1000).toISOString().slice(11, 19);
+  return d > 0 ? `day ${d + 1} ${hms}` : `       ${hms}`;
+}
+
+function say(line = '') {
+  process.stdout.write(`${line}\n`);
+}
+
+/** One line per state that does something; polls print only when their progress moves. */
+function progressPrinter(twin: Twin) {
+  const lastPoll = new Map<string, string>();
+  return (exec: ExecutionRecord, ev: HistoryEvent) => {
+    const side = exec.account === twin.accounts.source ? 'source     ' : 'destination';
+    if (ev.type === 'ExecutionFailed') {
+      say(`  ${vtime(ev.at)}  ${side}  ✗ ${exec.name}: ${ev.error}: ${ev.cause}`);
+      return;
+    }
+    if (ev.type !== 'StateExited' || ev.stateType !== 'Task' || !ev.state) return;
+    const resource = ev.resource ?? '';
+    if (/:describe|:list|:getItem/i.test(resource)) {
+      const out = JSON.stringify(ev.output ?? {});
+      const status = /"(?:Status|DbInstanceStatus|status)":"([a-z-]+)"/.exec(out)?.[1];
+      const pct = /"(?:PercentProgress|progress|percent)":(\d+)/.exec(out)?.[1];
+      if (!status) return;
+      const key = `${exec.executionArn}/${ev.state}`;
+      const shown = `${status}${pct !== undefined ? ` ${pct}%` : ''}`;
+      if (lastPoll.get(key) === shown) return;
+      lastPoll.set(key, shown);
+      say(`  ${vtime(ev.at)}  ${side}  · ${ev.state}: ${shown}`);
+      return;
+    }
+    say(`  ${vtime(ev.at)}  ${side}  ✓ ${ev.state}`);
+  };
+}
+
+function failed(twin: Twin): ExecutionRecord[] {
+  return [...twin.sfn.executions.values()].filter((e) => e.status !== 'SUCCEEDED' && e.status !== 'RUNNING');
+}
+
+async function replicaTable(twin: Twin, secretId: string) {
+  const { rds } = twin.aws('destination');
+  const secret = await readSecret(twin, secretId);
+  const all = await rds.send(new DescribeDBInstancesCommand({}));
+  const deployment = twin.stacks.destination!.stackName;
+  const rows = (all.DBInstances ?? [])
+    .filter((i) => i.TagList?.some((t) => t.Key === TAG_MANAGED_BY && t.Value === deployment))
+    .sort((a, b) => String(a.InstanceCreateTime).localeCompare(String(b.InstanceCreateTime)));
+  say('  replica                               status      live  endpoint                                          created (virtual)');
+  for (const i of rows) {
+    const live = i.DBInstanceIdentifier === secret.dbInstanceIdentifier ? ' ★  ' : '    ';
+    const endpoint = i.Endpoint ? `${i.Endpoint.Address}:${i.Endpoint.Port}` : '-';
+    say(
+      `  ${String(i.DBInstanceIdentifier).padEnd(36)}  ${String(i.DBInstanceStatus).padEnd(10)}  ${live}  ${endpoint.padEnd(48)}  ${vtime(
+        new Date(i.InstanceCreateTime ?? 0).toISOString(),
+      ).trim()}`,
+    );
+  }
+  const shown = Object.fromEntries(
+    Object.entries(secret).map(([k, v]) => [k, /password/i.test(k) ? '(not shown)' : v]),
+  );
+  say(`  secret ${secretId}: ${JSON.stringify(shown)}`);
+}
+
+async function main() {
+  say('Starting the offline twin (moto + local Lambda and Step Functions, virtual clock) ...');
+  const twin = await startTwin();
+  clockStart = twin.clock.now();
+  let exitCode = 0;
+  try {
+    await twin.moto.control.setDurations({
+      snapshotCreate: 14 * 60,
+      snapshotCopy: 9 * 60,
+      restore: 22 * 60,
+      modify: 60,
+      delete: 5 * 60,
+    });
+    say(`Source account ${twin.accounts.source}: PostgreSQL instance '${DATABASE}' (storage encrypted with aws/rds).`);
+    await createSourceDatabase(twin, { id: DATABASE, encryption: 'aws/rds' });
+    const network = await createDestinationNetwork(twin);
+    say(
+      `Destination account ${twin.accounts.destination}: DB subnet group '${network.subnetGroupName}', security group ${network.securityGroupId}.`,
+    );
+    say('Packaging and deploying both services (sls package, then the twin provisions the templates) ...');
+    const source = await twin.deploy('source');
+    const destination = await twin.deploy('destination', {
+      params: { vpcSecurityGroupIds: network.securityGroupId },
+    });
+    say(`  ${source.stackName}: ${Object.values(source.stateMachines).map((m) => m.name).join(', ')}`);
+    say(`  ${destination.stackName}: ${Object.values(destination.stateMachines).map((m) => m.name).join(', ')}`);
+    const secretId = `rds-replica/${DATABASE}`;
+    await seedSecret(twin, secretId, { note: 'keys the replicator does not own are kept as they are' });
+
+    twin.sfn.onEvent = progressPrinter(twin);
+    for (let run = 1; run <= 3; run++) {
+      say();
+      say(`Replication ${run} of 3 (source 'replicate' started on demand; the destination runs from the SNS message):`);
+      await twin.run('source', 'replicate', { databases: [DATABASE] });
+      const bad = failed(twin);
+      if (bad.length) throw bad[0];
+      await replicaTable(twin, secretId);
+      await twin.clock.advance(24 * 3600 * 1000 - ((twin.clock.now() - clockStart) % (24 * 3600 * 1000)));
+    }
+
+    say();
+    say("Rollback: point the secret back at the previous replica ('rollback' with to=previous):");
+    const rollback = await twin.run('destination', 'rollback', { database: DATABASE, to: 'previous', dryRun: false });
+    if (rollback.status !== 'SUCCEEDED') throw rollback;
+    say(`  output: ${rollback.output}`);
+    await replicaTable(twin, secretId);
+
+    const executions = [...twin.sfn.executions.values()];
+    const lambdas = twin.lambda.invocations.length;
+    say();
+    say('Summary');
+    say(`  executions: ${executions.length} (${executions.map((e) => e.status).join(', ')})`);
+    say(`  Lambda invocations: ${lambdas} for 3 replications and 1 rollback`);
+    say(`  virtual time: ${vtime(twin.clock.iso()).trim()} since the start; real time ${(Date.now() - t0) / 1000}s`);
+    const leaked = JSON.stringify(executions.map((e) => [e.input, e.output, e.history])).includes(FIXTURE_PASSWORD);
+    say(`  database password in any execution input, output or history: ${leaked ? 'YES (bug)' : 'no'}`);
+    if (leaked) exitCode = 1;
+  } catch (err) {
+    const e = err as ExecutionRecord & Error;
+    if (e.executionArn) {
+      say(`\nFAILED: ${e.name} (${e.status}): ${e.error}: ${e.cause}`);
+    } else {
+      say(`\nFAILED: ${e.stack ?? e}`);
+    }
+    exitCode = 1;
+  } finally {
+    twin.sfn.onEvent = undefined;
+    await twin.stop();
+  }
+  process.exit(exitCode);
+}
+
+void main();
