@@ -25,6 +25,8 @@ export class CfnContext {
   constructor(
     readonly template: CfnTemplate,
     readonly pseudo: Pseudo,
+    /** Values for the template's Parameters (their Default otherwise), as `sls deploy` leaves them. */
+    readonly parameters: Record<string, string> = {},
   ) {}
 
   condition(name: string): boolean {
@@ -51,6 +53,12 @@ export class CfnContext {
         return 'amazonaws.com';
       case 'AWS::StackId':
         return `arn:aws:cloudformation:${this.pseudo.region}:${this.pseudo.accountId}:stack/${this.pseudo.stackName}/twin`;
+    }
+    const parameter = (this.template.Parameters as Record<string, { Default?: unknown }> | undefined)?.[name];
+    if (parameter) {
+      const value = this.parameters[name] ?? parameter.Default;
+      if (value === undefined) throw new Error(`template parameter ${name} has no value and no Default`);
+      return Array.isArray(value) ? value.join(',') : String(value);
     }
     const p = this.physical.get(name);
     if (!p) throw new UnresolvedError(name);
@@ -143,8 +151,8 @@ export class CfnContext {
     } else if (value && typeof value === 'object') {
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (k === 'Ref' && typeof v === 'string' && !v.startsWith('AWS::')) acc.add(v);
-        else if (k === 'Fn::GetAtt')
-          acc.add(Array.isArray(v) ? String(v[0]) : String(v).split('.')[0]!);
+        // (Template parameters are filtered out by the caller: they are not resources.)
+        else if (k === 'Fn::GetAtt') acc.add(Array.isArray(v) ? String(v[0]) : String(v).split('.')[0]!);
         else if (k === 'Fn::Sub') {
           const [text, vars] = Array.isArray(v) ? [String(v[0]), v[1]] : [String(v), {}];
           for (const m of text.matchAll(/\$\{([^}!][^}]*)\}/g)) {

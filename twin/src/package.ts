@@ -3,8 +3,8 @@
 // CloudFormation templates and Lambda zips that `sls deploy` would upload.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 export type Side = 'source' | 'destination';
@@ -32,6 +32,7 @@ function newestInput(): number {
     'serverless.source.yml',
     'serverless.destination.yml',
     'statemachines',
+    'config',
     'src',
     'package-lock.json',
   ];
@@ -40,7 +41,7 @@ function newestInput(): number {
     if (!existsSync(p)) return;
     const st = statSync(p);
     if (st.isDirectory()) {
-      for (const f of require('node:fs').readdirSync(p)) walk(join(p, f));
+      for (const f of readdirSync(p)) walk(join(p, f));
     } else newest = Math.max(newest, st.mtimeMs);
   };
   for (const f of files) walk(join(ROOT, f));
@@ -77,6 +78,8 @@ export function packageService(
     if (!fresh) {
       const args = ['package', '--config', `serverless.${side}.yml`, '--stage', stage, '--package', dir];
       for (const k of Object.keys(params).sort()) args.push(`--param=${k}=${params[k]}`);
+      // osls writes .serverless/ in the project before moving the package: one at a time.
+      const release = await lock(join(ROOT, 'dist', '.package-lock'));
       try {
         await run(join(ROOT, 'node_modules', '.bin', 'sls'), args, {
           cwd: ROOT,
@@ -88,6 +91,8 @@ export function packageService(
         throw new Error(
           `sls ${args.join(' ')} failed:\n${(e.stdout ?? '') + (e.stderr ?? '') || e.message}`.trim(),
         );
+      } finally {
+        release();
       }
     }
     const template = JSON.parse(readFileSync(templatePath, 'utf8')) as CfnTemplate;
@@ -96,6 +101,23 @@ export function packageService(
   inFlight.set(dir, job);
   job.catch(() => inFlight.delete(dir));
   return job;
+}
+
+/** A lock between processes (Jest workers): a directory, stale after two minutes. */
+async function lock(path: string): Promise<() => void> {
+  mkdirSync(dirname(path), { recursive: true });
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(path);
+      return () => rmSync(path, { recursive: true, force: true });
+    } catch {
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 120_000) rmSync(path, { recursive: true, force: true });
+      } catch {}
+      if (i > 2400) throw new Error(`could not take ${path} within 4 minutes`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** Every resource of a given CloudFormation type, by logical id. */

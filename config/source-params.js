@@ -1,0 +1,267 @@
+// The source service's configuration, validated once at package time.
+//
+// serverless.source.yml reads it as `custom.params: ${file(./config/source-params.js):all}` and
+// refers to `${self:custom.params.<name>}` everywhere else, so every value reaches the template and
+// the state machine definition already normalised (account lists as arrays, booleans as booleans,
+// numbers as numbers). Stage values come from `params:` in serverless.source.yml and can be
+// overridden with `--param="name=value"`.
+//
+// Every problem is reported at once, each naming the parameter, the value received and the fix, and
+// packaging stops: a wrong account id or an unparseable schedule must never reach a deployment.
+
+const DESCRIPTIONS = {
+  region: 'AWS Region of the source databases and of this stack',
+  destinationAccountIds:
+    'comma-separated 12-digit AWS account ids (1 to 20) allowed to restore the shared copies',
+  databases: 'comma-separated DB instance identifiers replicated when the input names none (1 to 50)',
+  scheduleEnabled: 'true to start the replication on scheduleExpression, false to run it on demand only',
+  scheduleExpression: 'EventBridge schedule, rate(...) or cron(...)',
+  kmsKeyArn:
+    'ARN of an existing customer-managed KMS key shared with the destination accounts; empty: the stack creates one',
+  keepSharedSnapshots: 'number of shared copies kept per database (the newest ones this deployment created)',
+  maxConcurrency: 'number of databases replicated at the same time',
+  notificationEmail: 'e-mail address subscribed to the operations topic; empty: no subscription',
+  maxWaitMinutes: 'longest wait for one RDS phase (snapshot or copy) before the run gives up',
+  logLevel: 'Step Functions log level sent to CloudWatch Logs (execution data is never included)',
+  tracingEnabled: 'true to enable AWS X-Ray tracing of the state machine',
+  pointInTimeRecovery: 'true to enable point-in-time recovery of the lock and shared-copy table',
+};
+
+// RDS DB instance identifier: 1-63 letters, digits or hyphens, first a letter, no trailing hyphen,
+// no two consecutive hyphens (RDS stores it lower-case).
+const DB_INSTANCE_ID = /^[a-z](?!.*--)[a-z0-9-]{0,62}$/;
+const ACCOUNT_ID = /^[0-9]{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
+const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-[0-9]+):[0-9]{12}:key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})$/;
+const EMAIL = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
+const SCHEDULE =
+  /^(rate\(\s*[1-9][0-9]*\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(\s*\S+(\s+\S+){5}\s*\))$/;
+const LOG_LEVELS = ['ALL', 'ERROR', 'FATAL', 'OFF'];
+
+const MAX_DESTINATION_ACCOUNTS = 20; // RDS shares a manual snapshot with at most 20 accounts
+// One execution holds every database's history (Standard workflows: at most 25,000 events). A
+// database costs about 130 events plus 11 per poll of its two RDS phases: 50 fit when each phase
+// lasts up to about 5 minutes, 36 at 10 minutes, 27 at 1 hour, 21 at 6 hours. Beyond that, start
+// several executions; lifting the limit needs one child execution per database.
+const MAX_DATABASES = 50;
+
+function describe(value) {
+  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+}
+
+/** A list given as a YAML list or as a comma-separated string. */
+function asList(value) {
+  if (Array.isArray(value)) return value.map((v) => String(v).trim());
+  if (value === undefined || value === null) return [];
+  return String(value)
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+function asBoolean(name, value, problems) {
+  if (value === true || value === false) return value;
+  const text = String(value).trim().toLowerCase();
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  problems.push(
+    `parameter ${name} is ${describe(value)}: expected true or false (for example --param="${name}=false")`,
+  );
+  return false;
+}
+
+function asInteger(name, value, min, max, problems) {
+  const number = Number(value);
+  if (String(value).trim() === '' || !Number.isInteger(number) || number < min || number > max) {
+    problems.push(
+      `parameter ${name} is ${describe(value)}: expected a whole number from ${min} to ${max} (for example --param="${name}=${min}")`,
+    );
+    return min;
+  }
+  return number;
+}
+
+/**
+ * Validates and normalises every parameter. Throws one Error listing every problem.
+ * @param {{resolveVariable: (address: string) => Promise<unknown>}} ctx what serverless passes to a file() function
+ */
+async function resolve(ctx) {
+  const raw = async (name) => ctx.resolveVariable(`param:${name}, null`);
+  const problems = [];
+
+  const regionValue = await raw('region');
+  const region = String(regionValue).trim();
+  if (!REGION.test(region)) {
+    problems.push(
+      `parameter region is ${describe(regionValue)}: expected an AWS Region such as eu-west-1 (for example --param="region=eu-west-1")`,
+    );
+  }
+
+  const accountsValue = await raw('destinationAccountIds');
+  const destinationAccountIds = asList(accountsValue);
+  if (destinationAccountIds.length === 0) {
+    problems.push(
+      `parameter destinationAccountIds is missing or empty: expected 1 to ${MAX_DESTINATION_ACCOUNTS} comma-separated 12-digit account ids (for example --param="destinationAccountIds=222222222222")`,
+    );
+  } else if (destinationAccountIds.length > MAX_DESTINATION_ACCOUNTS) {
+    problems.push(
+      `parameter destinationAccountIds has ${destinationAccountIds.length} accounts: RDS shares a snapshot with at most ${MAX_DESTINATION_ACCOUNTS}; deploy a second stage for the others`,
+    );
+  }
+  for (const id of destinationAccountIds) {
+    if (!ACCOUNT_ID.test(id)) {
+      const hint =
+        typeof accountsValue === 'number'
+          ? ' (quote account ids in YAML: an unquoted number loses leading zeros)'
+          : '';
+      problems.push(
+        `parameter destinationAccountIds contains '${id}': expected a 12-digit AWS account id such as 222222222222${hint}`,
+      );
+    }
+  }
+  if (new Set(destinationAccountIds).size !== destinationAccountIds.length) {
+    problems.push(
+      `parameter destinationAccountIds is ${describe(accountsValue)}: an account id is listed twice; list each account once`,
+    );
+  }
+
+  const databasesValue = await raw('databases');
+  const databases = asList(databasesValue).map((d) => d.toLowerCase());
+  if (databases.length === 0) {
+    problems.push(
+      `parameter databases is missing or empty: expected 1 to ${MAX_DATABASES} comma-separated DB instance identifiers (for example --param="databases=orders-db")`,
+    );
+  } else if (databases.length > MAX_DATABASES) {
+    problems.push(
+      `parameter databases has ${databases.length} entries: at most ${MAX_DATABASES} per stage; split them across stages`,
+    );
+  }
+  for (const db of databases) {
+    if (!DB_INSTANCE_ID.test(db) || db.endsWith('-')) {
+      problems.push(
+        `parameter databases contains '${db}': expected an RDS DB instance identifier (1-63 letters, digits or hyphens, first a letter, no trailing or double hyphen)`,
+      );
+    }
+  }
+  if (new Set(databases).size !== databases.length) {
+    problems.push(
+      `parameter databases is ${describe(databasesValue)}: a database is listed twice; list each database once`,
+    );
+  }
+
+  const scheduleEnabled = asBoolean('scheduleEnabled', await raw('scheduleEnabled'), problems);
+
+  const scheduleValue = await raw('scheduleExpression');
+  const scheduleExpression = String(scheduleValue).trim();
+  if (!SCHEDULE.test(scheduleExpression)) {
+    problems.push(
+      `parameter scheduleExpression is ${describe(scheduleValue)}: expected rate(1 day) or a six-field cron(0 3 * * ? *) expression`,
+    );
+  }
+
+  const keyValue = await raw('kmsKeyArn');
+  const kmsKeyArn = String(keyValue ?? '').trim();
+  if (kmsKeyArn !== '') {
+    const match = KMS_KEY_ARN.exec(kmsKeyArn);
+    if (!match) {
+      problems.push(
+        `parameter kmsKeyArn is ${describe(keyValue)}: expected the ARN of a customer-managed key (arn:aws:kms:<region>:<account>:key/<key id>; not an alias) or empty to let the stack create one`,
+      );
+    } else if (REGION.test(region) && match[1] !== region) {
+      problems.push(
+        `parameter kmsKeyArn is in ${match[1]} but the stack deploys to ${region}: RDS copies snapshots only with a key of their own Region`,
+      );
+    }
+  }
+
+  const keepSharedSnapshots = asInteger(
+    'keepSharedSnapshots',
+    await raw('keepSharedSnapshots'),
+    1,
+    20,
+    problems,
+  );
+  const maxConcurrency = asInteger('maxConcurrency', await raw('maxConcurrency'), 1, 20, problems);
+
+  const emailValue = await raw('notificationEmail');
+  const notificationEmail = String(emailValue ?? '').trim();
+  if (notificationEmail !== '' && !EMAIL.test(notificationEmail)) {
+    problems.push(
+      `parameter notificationEmail is ${describe(emailValue)}: expected one e-mail address or empty for none`,
+    );
+  }
+
+  const logValue = await raw('logLevel');
+  const logLevel = String(logValue).trim().toUpperCase();
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`parameter logLevel is ${describe(logValue)}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const tracingEnabled = asBoolean('tracingEnabled', await raw('tracingEnabled'), problems);
+  const pointInTimeRecovery = asBoolean('pointInTimeRecovery', await raw('pointInTimeRecovery'), problems);
+
+  // maxWaitMinutes belongs to the polling design; validate it here too so that every problem is
+  // reported in one go.
+  try {
+    await require('../statemachines/fragments/polling.js').start(ctx);
+  } catch (error) {
+    problems.push(error.message);
+  }
+
+  if (problems.length > 0) {
+    const error = new Error(
+      `invalid configuration of serverless.source.yml (params: of the stage, or --param):\n  - ${problems.join('\n  - ')}`,
+    );
+    error.stack = error.message; // serverless prints the stack: keep it to the message
+    throw error;
+  }
+
+  return {
+    region,
+    destinationAccountIds,
+    // IAM principals for the key and topic policies: each destination account's root, i.e. whatever
+    // that account's own IAM policies allow (partition-neutral, hence Fn::Join rather than a string).
+    destinationPrincipals: destinationAccountIds.map((id) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${id}:root`]],
+    })),
+    databases,
+    scheduleEnabled,
+    scheduleExpression,
+    kmsKeyArn,
+    keepSharedSnapshots,
+    maxConcurrency,
+    notificationEmail,
+    logLevel,
+    tracingEnabled,
+    // Default of the template parameter XRayTracing, a string (a whole-value variable would insert a boolean).
+    tracingEnabledText: String(tracingEnabled),
+    pointInTimeRecovery,
+  };
+}
+
+let cached;
+
+module.exports = {
+  /**
+   * IAM condition that limits an action to snapshots this deployment tagged as its own
+   * (`<managedBy tag key> = <service>-<stage>`). A YAML key cannot hold a variable, hence here.
+   */
+  async managedByCondition(ctx) {
+    const tagKey = require('../src/contracts/contract.json').tagKeys.managedBy;
+    const deploymentId = `${await ctx.resolveVariable('self:service')}-${await ctx.resolveVariable('sls:stage')}`;
+    return { StringEquals: { [`aws:ResourceTag/${tagKey}`]: deploymentId } };
+  },
+  DESCRIPTIONS,
+  MAX_DATABASES,
+  MAX_DESTINATION_ACCOUNTS,
+  resolve,
+  /**
+   * Every parameter, validated and normalised (one `sls` process packages one stage). Only a success
+   * is kept: serverless calls this first while `param:` cannot be resolved yet, then again.
+   */
+  async all(ctx) {
+    cached ??= await resolve(ctx);
+    return cached;
+  },
+};

@@ -1,0 +1,468 @@
+// The source service as it would be deployed: `sls package` of serverless.source.yml (through
+// twin/src/package.ts, which caches under dist/), then assertions on the CloudFormation template and
+// the state machine definition it carries. The offline twin runs that definition; these tests check
+// what the twin cannot see: schedule state, IAM, key and topic policies, parameter validation.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import messageSchema from '../../src/contracts/replication-message.schema.json';
+import {
+  type CfnTemplate,
+  type PackagedService,
+  packageService,
+  resourcesOfType,
+} from '../../twin/src/package';
+
+type Json = Record<string, unknown>;
+interface Statement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Principal?: unknown;
+  Action?: string | string[];
+  Resource?: unknown;
+  Condition?: Json;
+}
+interface Located {
+  where: string; // resource logical id and kind of policy
+  kind: 'identity' | 'key' | 'topic' | 'other';
+  statement: Statement;
+}
+
+const DESTINATION = '222222222222';
+const OTHER_DESTINATION = '333333333333';
+const USE_ACTIONS = [
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:Encrypt',
+  'kms:GenerateDataKey*',
+  'kms:ReEncrypt*',
+];
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Renders the intrinsic functions policies use into comparable strings (partition `aws`). */
+function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Json;
+  if (v.Ref === 'AWS::Partition') return 'aws';
+  if (typeof v.Ref === 'string') return `{Ref ${v.Ref}}`;
+  if (Array.isArray(v['Fn::GetAtt'])) return `{GetAtt ${(v['Fn::GetAtt'] as string[]).join('.')}}`;
+  if (Array.isArray(v['Fn::Join'])) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(render).join(sep);
+  }
+  if (typeof v['Fn::Sub'] === 'string') {
+    const pseudo: Record<string, string> = { Partition: 'aws', Region: 'REGION', AccountId: 'ACCOUNT' };
+    return (v['Fn::Sub'] as string).replace(/\$\{AWS::(\w+)\}/g, (ref, name: string) => pseudo[name] ?? ref);
+  }
+  return JSON.stringify(value);
+}
+
+const principals = (s: Statement): string[] => {
+  const p = s.Principal as Json | string | undefined;
+  if (p === undefined) return [];
+  if (typeof p === 'string') return [p];
+  return [...asArray(p.AWS as unknown), ...asArray(p.Service as unknown)].map(render);
+};
+
+/** A statement list may hold `Fn::If` entries (optional statements): both branches count. */
+function flattenStatements(list: unknown): Statement[] {
+  return asArray(list as unknown[]).flatMap((entry) => {
+    const e = entry as Json;
+    if (Array.isArray(e['Fn::If'])) {
+      const [, whenTrue, whenFalse] = e['Fn::If'] as unknown[];
+      return [whenTrue, whenFalse].filter((b) => (b as Json).Ref !== 'AWS::NoValue') as Statement[];
+    }
+    return [e as unknown as Statement];
+  });
+}
+
+/** Every policy statement of the template, wherever it lives. */
+function statements(template: CfnTemplate): Located[] {
+  const out: Located[] = [];
+  for (const [id, r] of Object.entries(template.Resources)) {
+    const p = (r.Properties ?? {}) as Json;
+    const add = (doc: unknown, where: string, kind: Located['kind']) => {
+      for (const statement of flattenStatements((doc as Json | undefined)?.Statement))
+        out.push({ where, kind, statement });
+    };
+    switch (r.Type) {
+      case 'AWS::IAM::Role':
+        add(p.AssumeRolePolicyDocument, `${id} trust policy`, 'other');
+        for (const policy of asArray(p.Policies as Json[]))
+          add(policy.PolicyDocument, `${id} policy ${policy.PolicyName}`, 'identity');
+        break;
+      case 'AWS::IAM::Policy':
+      case 'AWS::IAM::ManagedPolicy':
+        add(p.PolicyDocument, id, 'identity');
+        break;
+      case 'AWS::KMS::Key':
+        add(p.KeyPolicy, `${id} key policy`, 'key');
+        break;
+      case 'AWS::SNS::TopicPolicy':
+        add(p.PolicyDocument, `${id} topic policy`, 'topic');
+        break;
+      case 'AWS::S3::BucketPolicy':
+      case 'AWS::SQS::QueuePolicy':
+        add(p.PolicyDocument, `${id} resource policy`, 'other');
+        break;
+    }
+  }
+  return out;
+}
+
+/** The state machine definition with CloudFormation substitutions replaced by a placeholder. */
+function definition(template: CfnTemplate): Json {
+  const [, sm] = resourcesOfType(template, 'AWS::StepFunctions::StateMachine')[0]!;
+  const ds = (sm.Properties as Json).DefinitionString as string | { 'Fn::Sub': string | [string, Json] };
+  const body = typeof ds === 'string' ? ds : asArray(ds['Fn::Sub'] as unknown)[0];
+  return JSON.parse((body as string).replace(/\$\{[^}]+\}/g, 'SUBSTITUTED')) as Json;
+}
+
+/** Every state, nested Map iterations included, as [name, state]. */
+function allStates(states: Json): Array<[string, Json]> {
+  return Object.entries(states).flatMap(([name, s]) => {
+    const state = s as Json;
+    const inner = (state.ItemProcessor ?? state.Iterator) as Json | undefined;
+    return [[name, state] as [string, Json], ...(inner ? allStates(inner.States as Json) : [])];
+  });
+}
+
+async function packagingError(params: Record<string, string>): Promise<string> {
+  try {
+    await packageService('source', 'dev', params);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`packaging with ${JSON.stringify(params)} succeeded but should have failed`);
+}
+
+let dev: PackagedService;
+let scheduled: PackagedService;
+let twoAccounts: PackagedService;
+
+beforeAll(async () => {
+  // One after the other: `sls package` stages its output in the service's .serverless/ folder before
+  // moving it to --package, so two packagings of this directory at once overwrite each other.
+  dev = await packageService('source', 'dev');
+  scheduled = await packageService('source', 'dev', { scheduleEnabled: 'true' });
+  twoAccounts = await packageService('source', 'dev', {
+    destinationAccountIds: `${DESTINATION},${OTHER_DESTINATION}`,
+  });
+});
+
+describe('schedule', () => {
+  const ruleState = (p: PackagedService) => {
+    const rules = resourcesOfType(p.template, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    return (rules[0]![1].Properties as Json).State;
+  };
+
+  it('is DISABLED by default', () => {
+    expect(ruleState(dev)).toBe('DISABLED');
+  });
+
+  it('is ENABLED with scheduleEnabled=true', () => {
+    expect(ruleState(scheduled)).toBe('ENABLED');
+  });
+
+  it('starts the state machine with {} so that the configured databases are replicated', () => {
+    const [, rule] = resourcesOfType(dev.template, 'AWS::Events::Rule')[0]!;
+    const target = ((rule.Properties as Json).Targets as Json[])[0]!;
+    expect(target.Input).toBe('{}');
+    expect(target.Arn).toEqual({ Ref: 'StateMachine' });
+  });
+});
+
+describe('IAM', () => {
+  it('has no statement with a * action, and service wildcards only for the account that owns a key', () => {
+    for (const p of [dev, twoAccounts]) {
+      for (const { where, kind, statement } of statements(p.template)) {
+        const actions = asArray(statement.Action);
+        expect({ where, actions }).toEqual({ where, actions: expect.not.arrayContaining(['*']) });
+        if (statement.Effect !== 'Allow') continue;
+        for (const action of actions.filter((a) => a.endsWith(':*'))) {
+          // The key policy's administrator statement: the account itself, whose IAM then decides.
+          expect({ where, action, kind, principals: principals(statement) }).toEqual({
+            where,
+            action: 'kms:*',
+            kind: 'key',
+            principals: ['arn:aws:iam::ACCOUNT:root'],
+          });
+        }
+      }
+    }
+  });
+
+  it('has no * resource on a mutating RDS, KMS, SNS or DynamoDB action', () => {
+    const readOnly = /^(rds|kms|sns|dynamodb):(Describe|List|Get|Query|Scan|BatchGet)/;
+    for (const { where, kind, statement } of statements(dev.template)) {
+      if (kind !== 'identity' || statement.Effect !== 'Allow') continue;
+      if (!asArray(statement.Resource).includes('*')) continue;
+      const mutating = asArray(statement.Action).filter(
+        (a) => /^(rds|kms|sns|dynamodb):/.test(a) && !readOnly.test(a),
+      );
+      expect({ where, sid: statement.Sid, mutating }).toEqual({ where, sid: statement.Sid, mutating: [] });
+    }
+  });
+
+  it('scopes every RDS action of the state machine role to this account and Region', () => {
+    const rds = statements(dev.template).filter(
+      (s) => s.kind === 'identity' && asArray(s.statement.Action).some((a) => a.startsWith('rds:')),
+    );
+    expect(rds.length).toBeGreaterThan(0);
+    for (const { statement } of rds) {
+      for (const resource of asArray(statement.Resource).map(render)) {
+        expect(resource).toMatch(/^arn:aws:rds:REGION:ACCOUNT:(db|snapshot):\*$/);
+      }
+    }
+  });
+
+  it('lets the role share and delete only snapshots tagged as this deployment', () => {
+    const [own] = statements(dev.template).filter((s) =>
+      asArray(s.statement.Action).includes('rds:DeleteDBSnapshot'),
+    );
+    expect(asArray(own!.statement.Action).sort()).toEqual([
+      'rds:DeleteDBSnapshot',
+      'rds:ModifyDBSnapshotAttribute',
+    ]);
+    expect(own!.statement.Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/rds-replicator:managed-by': 'rds-replica-source-dev' },
+    });
+  });
+});
+
+describe('the shared key', () => {
+  const keyPolicy = (p: PackagedService) => {
+    const key = p.template.Resources.SharedKey!;
+    expect(key.Type).toBe('AWS::KMS::Key');
+    return statements(p.template).filter((s) => s.where === 'SharedKey key policy');
+  };
+
+  it.each([
+    ['one destination account', () => dev, [DESTINATION]],
+    ['two destination accounts', () => twoAccounts, [DESTINATION, OTHER_DESTINATION]],
+  ])('grants %s exactly the use actions, and CreateGrant only for AWS resources', (_label, pkg, accounts) => {
+    const expected = (accounts as string[]).map((a) => `arn:aws:iam::${a}:root`).sort();
+    const toDestination = keyPolicy(pkg()).filter(({ statement }) =>
+      principals(statement).some((p) => !p.includes('ACCOUNT')),
+    );
+    const granted = new Set<string>();
+    for (const { statement } of toDestination) {
+      expect(statement.Effect).toBe('Allow');
+      expect(principals(statement).sort()).toEqual(expected);
+      for (const action of asArray(statement.Action)) {
+        granted.add(action);
+        if (action === 'kms:CreateGrant') {
+          expect(asArray(statement.Action)).toEqual(['kms:CreateGrant']);
+          expect(statement.Condition).toEqual({ Bool: { 'kms:GrantIsForAWSResource': true } });
+        }
+      }
+    }
+    expect([...granted].sort()).toEqual([...USE_ACTIONS, 'kms:CreateGrant'].sort());
+  });
+
+  it('is administered by its own account only, and the topic key is not shared at all', () => {
+    const own = keyPolicy(dev).filter(({ statement }) =>
+      principals(statement).includes('arn:aws:iam::ACCOUNT:root'),
+    );
+    expect(own).toHaveLength(1);
+    const topicKey = statements(dev.template).filter((s) => s.where === 'TopicKey key policy');
+    for (const { statement } of topicKey)
+      expect(principals(statement)).toEqual(['arn:aws:iam::ACCOUNT:root']);
+  });
+
+  it('is the key the state machine copies with', () => {
+    const copy = allStates(definition(dev.template).States as Json).find(
+      ([n]) => n === 'Copy Snapshot With Shared Key',
+    );
+    const params = copy![1].Parameters as Json;
+    expect(params.KmsKeyId).toBe('SUBSTITUTED'); // a CloudFormation reference to the key (Fn::If below)
+    expect(params.CopyTags).toBe(false);
+    const [, sm] = resourcesOfType(dev.template, 'AWS::StepFunctions::StateMachine')[0]!;
+    const map = ((sm.Properties as Json).DefinitionString as { 'Fn::Sub': [string, Json] })['Fn::Sub'][1];
+    expect(Object.values(map)).toEqual([
+      { 'Fn::If': ['CreateSharedKey', { 'Fn::GetAtt': ['SharedKey', 'Arn'] }, { Ref: 'SharedKmsKeyArn' }] },
+    ]);
+  });
+});
+
+describe('the replication topic', () => {
+  it('lets the destination accounts subscribe and only the state machine role publish', () => {
+    for (const [p, accounts] of [
+      [dev, [DESTINATION]],
+      [twoAccounts, [DESTINATION, OTHER_DESTINATION]],
+    ] as Array<[PackagedService, string[]]>) {
+      const allows = statements(p.template).filter(
+        (s) => s.kind === 'topic' && s.statement.Effect === 'Allow',
+      );
+      const byAction = new Map<string, string[]>();
+      for (const { statement } of allows) {
+        for (const action of asArray(statement.Action)) {
+          byAction.set(action, [...(byAction.get(action) ?? []), ...principals(statement)].sort());
+        }
+      }
+      expect(Object.fromEntries(byAction)).toEqual({
+        'sns:Subscribe': accounts.map((a) => `arn:aws:iam::${a}:root`).sort(),
+        'sns:Publish': ['{GetAtt StateMachineRole.Arn}'],
+      });
+    }
+  });
+
+  it('denies publishing to every other principal', () => {
+    const deny = statements(dev.template).find((s) => s.kind === 'topic' && s.statement.Effect === 'Deny');
+    expect(deny?.statement.Action).toBe('sns:Publish');
+    expect(deny?.statement.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': ['StateMachineRole', 'Arn'] } },
+    });
+  });
+
+  it('is encrypted, and so is the operations topic', () => {
+    for (const id of ['ReplicationTopic', 'OperationsTopic']) {
+      expect((dev.template.Resources[id]!.Properties as Json).KmsMasterKeyId).toEqual({ Ref: 'TopicKey' });
+    }
+  });
+});
+
+describe('parameters', () => {
+  it.each([
+    ['destinationAccountIds', { destinationAccountIds: '12345' }, /destinationAccountIds contains '12345'/],
+    [
+      'destinationAccountIds',
+      { destinationAccountIds: Array.from({ length: 21 }, (_, i) => String(100000000000 + i)).join(',') },
+      /destinationAccountIds has 21 accounts/,
+    ],
+    [
+      'keepSharedSnapshots',
+      { keepSharedSnapshots: '0' },
+      /keepSharedSnapshots is '0': expected a whole number from 1 to 20/,
+    ],
+    ['databases', { databases: 'Orders_DB' }, /databases contains 'orders_db'/],
+  ])('a malformed %s fails packaging with a message naming it', async (_name, params, message) => {
+    expect(await packagingError(params as Record<string, string>)).toMatch(message);
+  });
+
+  it('puts the stage values where they are used', () => {
+    const def = definition(dev.template);
+    const states = Object.fromEntries(allStates(def.States as Json));
+    expect((states['Use Configured Databases']!.Parameters as Json).databases).toEqual(['orders-db']);
+    expect((states['Share Copy With Destination Accounts']!.Parameters as Json).ValuesToAdd).toEqual([
+      DESTINATION,
+    ]);
+    expect(states['Replicate Each Database']!.MaxConcurrency).toBe(5);
+    const keep = (states['Is This Copy Beyond Retention?']!.Choices as Json[])[1]!;
+    expect(keep.NumericGreaterThanEquals).toBe(2);
+  });
+
+  it('exports what the destination service and operators need', () => {
+    expect(Object.keys(dev.template.Outputs ?? {})).toEqual(
+      expect.arrayContaining(['ReplicationTopicArn', 'KmsKeyArn', 'StateMachineArn', 'OperationsTopicArn']),
+    );
+  });
+});
+
+describe('the state machine definition', () => {
+  const states = () => allStates(definition(dev.template).States as Json);
+
+  it('uses Step Functions field names in every aws-sdk Task (structural check; the twin is strict)', () => {
+    // A Step Functions field starts with a capital and has no leading run of capitals before a
+    // lower-case letter (`DbSnapshotIdentifier`, never `DBSnapshotIdentifier`).
+    const badField = (field: string) => !/^[A-Z]/.test(field) || /^[A-Z]{2,}[a-z]/.test(field);
+    const attributeMaps = new Set(['ExpressionAttributeValues', 'ExpressionAttributeNames', 'Item', 'Key']);
+    const problems: string[] = [];
+    const walk = (where: string, value: unknown) => {
+      if (Array.isArray(value)) {
+        for (const [i, v] of value.entries()) walk(`${where}[${i}]`, v);
+        return;
+      }
+      if (value === null || typeof value !== 'object') return;
+      for (const [key, inner] of Object.entries(value)) {
+        const field = key.replace(/\.\$$/, '');
+        if (badField(field)) problems.push(`${where}.${key}`);
+        if (!attributeMaps.has(field)) walk(`${where}.${field}`, inner);
+      }
+    };
+    const sdkTasks = states().filter(
+      ([, s]) => s.Type === 'Task' && String(s.Resource).includes(':aws-sdk:'),
+    );
+    expect(sdkTasks.length).toBeGreaterThan(10);
+    for (const [name, s] of sdkTasks) {
+      walk(`${name} Parameters`, s.Parameters);
+      for (const [key, path] of Object.entries((s.ResultSelector ?? {}) as Record<string, string>)) {
+        const segments = path
+          .replace(/^\$\.?/, '')
+          .split(/[.[\]]/)
+          .filter((x) => x && !/^\d+$/.test(x));
+        for (const seg of segments)
+          if (badField(seg)) problems.push(`${name} ResultSelector.${key}: ${path}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('retries every Task with backoff and jitter and catches its failures; every Choice has a Default', () => {
+    for (const [name, s] of states()) {
+      if (s.Type === 'Task') {
+        const retry = s.Retry as Json[] | undefined;
+        expect({ name, retry: Array.isArray(retry) && retry.length > 0 }).toEqual({ name, retry: true });
+        for (const r of retry!) {
+          expect({ name, r }).toEqual({
+            name,
+            r: expect.objectContaining({
+              BackoffRate: 2,
+              JitterStrategy: 'FULL',
+              MaxDelaySeconds: expect.any(Number),
+            }),
+          });
+          expect(r.ErrorEquals).not.toContain('States.ALL');
+        }
+        expect({ name, catches: Array.isArray(s.Catch) && (s.Catch as Json[]).length > 0 }).toEqual({
+          name,
+          catches: true,
+        });
+      }
+      if (s.Type === 'Choice')
+        expect({ name, Default: typeof s.Default }).toEqual({ name, Default: 'string' });
+    }
+  });
+
+  it('builds exactly the fields of the replication message schema', () => {
+    const build = states().find(([n]) => n === 'Build Replication Message')![1];
+    const fields = Object.keys(build.Parameters as Json).map((k) => k.replace(/\.\$$/, ''));
+    expect(fields.sort()).toEqual([...messageSchema.required].sort());
+    expect(fields.sort()).toEqual(Object.keys(messageSchema.properties).sort());
+    expect((build.Parameters as Json).version).toBe(messageSchema.properties.version.const);
+  });
+
+  it('is JSONPath only: no JSONata, no Assign, no Credentials, no callback or distributed Map', () => {
+    const text = JSON.stringify(definition(dev.template));
+    expect(text).not.toMatch(/"QueryLanguage":"JSONata"|\{%/);
+    for (const [name, s] of states()) {
+      expect({ name, keys: Object.keys(s) }).toEqual({
+        name,
+        keys: expect.not.arrayContaining(['Assign', 'Credentials', 'Arguments', 'Output']),
+      });
+      expect(String(s.Resource ?? '')).not.toMatch(/\.waitForTaskToken$/);
+      const mode = ((s.ItemProcessor as Json | undefined)?.ProcessorConfig as Json | undefined)?.Mode;
+      if (s.Type === 'Map') expect(mode).toBe('INLINE');
+    }
+  });
+});
+
+describe('cfn-lint', () => {
+  it('passes on the packaged template', async () => {
+    const run = promisify(execFile);
+    try {
+      await run('cfn-lint', ['--version']);
+    } catch {
+      if (process.env.CI === 'true') throw new Error('cfn-lint is required on CI (pip install cfn-lint)');
+      console.warn('cfn-lint is not installed: skipping the lint of the packaged source template');
+      return;
+    }
+    const templatePath = join(dev.dir, 'cloudformation-template-update-stack.json');
+    const result = await run('cfn-lint', ['--regions', 'eu-west-1', '--', templatePath]).catch(
+      (e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? 'failed' }),
+    );
+    expect(`${result.stdout}${result.stderr}`.trim()).toBe('');
+  });
+});
