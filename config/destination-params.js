@@ -1,0 +1,408 @@
+// The configuration of the destination service, read and checked once at package time.
+//
+// serverless.destination.yml exposes the result as `custom.destination`
+// (`${file(./config/destination-params.js):settings}`) and every other place (resources, IAM,
+// state machine definitions, Lambda environments) reads `${self:custom.destination.<name>}`,
+// so a parameter is parsed in exactly one place. A missing or malformed value fails
+// `sls package` / `sls deploy` with a message naming the parameter, the value and the fix.
+//
+// Parameters come from `params:` (default, then the stage) and `--param="name=value"`; on the
+// command line every value is a string, so booleans and numbers are parsed here.
+
+const contract = require('../src/contracts/contract.json');
+
+const ACCOUNT = /^[0-9]{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
+// RDS instance identifiers as RDS stores them (lower-case): 1-63 characters, a letter first,
+// letters, digits and single hyphens, no trailing hyphen (AWS-FACTS.md).
+const DB_ID = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key\/[A-Za-z0-9-]+$/;
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):[A-Za-z0-9_-]{1,256}$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$/;
+const INSTANCE_CLASS = /^db\.[a-z0-9]+\.[a-z0-9]+$/;
+const SUBNET_GROUP = /^[a-z0-9][a-z0-9._-]{0,254}$/;
+const SECURITY_GROUP = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const PARAMETER_GROUP = /^[a-z](?:[a-z0-9.]|-(?=[a-z0-9.])){0,254}$/;
+const OPTION_GROUP = /^[a-z](?:[a-z0-9:]|-(?=[a-z0-9:])){0,254}$/;
+const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+const USERNAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
+const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+
+// Replica names are `<prefix>-<yyyymmddthhmmss>[-NN]` (src/contracts/names.ts): the cleaned prefix
+// keeps at most 44 characters; a longer one would be cut silently, so refuse it here.
+const MAX_PREFIX_LENGTH = 44;
+// One CloudFormation secret per database when none is given; keep the stack far from its limits.
+const MAX_DATABASES = 50;
+const MAX_KEEP = 20;
+
+class ParameterError extends Error {}
+
+function fail(name, raw, expected, example) {
+  const shown = raw === undefined || raw === null || raw === '' ? 'empty' : `'${raw}'`;
+  throw new ParameterError(
+    `parameter ${name} is ${shown}: expected ${expected} (for example --param="${name}=${example}", ` +
+      `or set it under params.<stage> in serverless.destination.yml)`,
+  );
+}
+
+function text(raw) {
+  return raw === undefined || raw === null ? '' : String(raw).trim();
+}
+
+function required(name, raw, pattern, expected, example) {
+  const value = text(raw);
+  if (!pattern.test(value)) fail(name, raw, expected, example);
+  return value;
+}
+
+function optional(name, raw, pattern, expected, example) {
+  const value = text(raw);
+  if (value !== '' && !pattern.test(value)) fail(name, raw, expected, example);
+  return value;
+}
+
+function bool(name, raw) {
+  const value = text(raw).toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return fail(name, raw, 'true or false', 'true');
+}
+
+function integer(name, raw, min, max, example) {
+  const value = text(raw);
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < min || n > max) {
+    fail(name, raw, `a whole number from ${min} to ${max}`, example);
+  }
+  return n;
+}
+
+function list(raw) {
+  return text(raw)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** `orders-db` -> `OrdersDashdb`, the way the Serverless Framework normalises names. */
+function logicalName(name) {
+  const s = name.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** `arn:<partition>:<service>:<region>:<account>:<resource>` as a CloudFormation value. */
+function arn(service, region, account, resource) {
+  return {
+    'Fn::Sub': `arn:\${AWS::Partition}:${service}:${region ?? '${AWS::Region}'}:${account ?? '${AWS::AccountId}'}:${resource}`,
+  };
+}
+
+async function read({ resolveVariable }) {
+  const param = async (name) => {
+    try {
+      return await resolveVariable(`param:${name}`);
+    } catch (error) {
+      // `params` not resolved yet: Serverless calls this function again later.
+      if (error && error.code === 'MISSING_VARIABLE_DEPENDENCY') throw error;
+      return undefined;
+    }
+  };
+  const service = await resolveVariable('self:service');
+  const stage = text(await resolveVariable('sls:stage'));
+  if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$/.test(stage)) {
+    throw new ParameterError(
+      `stage '${stage}': expected 1-20 lower-case letters, digits and single hyphens ` +
+        '(it becomes part of RDS snapshot names and the deployment tag), e.g. --stage prod',
+    );
+  }
+  const deploymentId = `${service}-${stage}`;
+
+  const region = required('region', await param('region'), REGION, 'an AWS Region', 'eu-west-1');
+  const sourceAccountId = required(
+    'sourceAccountId',
+    await param('sourceAccountId'),
+    ACCOUNT,
+    'the 12-digit id of the source account',
+    '111111111111',
+  );
+  const sourceRegion = required(
+    'sourceRegion',
+    await param('sourceRegion'),
+    REGION,
+    'the Region of the source stack',
+    'eu-west-1',
+  );
+
+  // The source service names its topic `${self:service}-${sls:stage}-replication`
+  // (service rds-replica-source, same stage name unless sourceTopicArn says otherwise).
+  const sourceTopicRaw = await param('sourceTopicArn');
+  let sourceTopicArn = optional(
+    'sourceTopicArn',
+    sourceTopicRaw,
+    SNS_TOPIC_ARN,
+    'an SNS topic ARN, or empty to derive it',
+    `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`,
+  );
+  if (sourceTopicArn === '') {
+    sourceTopicArn = `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`;
+  } else {
+    const [, topicRegion, topicAccount] = SNS_TOPIC_ARN.exec(sourceTopicArn);
+    if (topicRegion !== sourceRegion || topicAccount !== sourceAccountId) {
+      fail(
+        'sourceTopicArn',
+        sourceTopicRaw,
+        `a topic of the source account ${sourceAccountId} in ${sourceRegion} (sourceAccountId, sourceRegion)`,
+        `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`,
+      );
+    }
+  }
+
+  const sourceKeyRaw = await param('sourceKmsKeyArn');
+  const sourceKmsKeyArn = optional(
+    'sourceKmsKeyArn',
+    sourceKeyRaw,
+    KMS_KEY_ARN,
+    "the ARN of the source stack's shared KMS key, or empty",
+    `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+  );
+  if (sourceKmsKeyArn !== '') {
+    const [, keyRegion, keyAccount] = KMS_KEY_ARN.exec(sourceKmsKeyArn);
+    if (keyRegion !== sourceRegion || keyAccount !== sourceAccountId) {
+      fail(
+        'sourceKmsKeyArn',
+        sourceKeyRaw,
+        `a key of the source account ${sourceAccountId} in ${sourceRegion}`,
+        `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+      );
+    }
+  }
+
+  const kmsKeyRaw = await param('kmsKeyArn');
+  const kmsKeyArn = optional(
+    'kmsKeyArn',
+    kmsKeyRaw,
+    KMS_KEY_ARN,
+    'a KMS key ARN of this account, or empty to let the stack create the key',
+    `arn:aws:kms:${region}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+  );
+  if (kmsKeyArn !== '' && KMS_KEY_ARN.exec(kmsKeyArn)[1] !== region) {
+    // copyDBSnapshot needs a key in the Region it copies into (AWS-FACTS.md)
+    fail(
+      'kmsKeyArn',
+      kmsKeyRaw,
+      `a key in ${region}, the Region this stack copies snapshots into`,
+      `arn:aws:kms:${region}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+    );
+  }
+
+  const databasesRaw = await param('databases');
+  const databases = list(databasesRaw);
+  if (databases.length === 0 || databases.length > MAX_DATABASES) {
+    fail(
+      'databases',
+      databasesRaw,
+      `1 to ${MAX_DATABASES} comma-separated source DB instance identifiers`,
+      'orders-db,billing-db',
+    );
+  }
+  for (const db of databases) {
+    if (!DB_ID.test(db)) {
+      fail(
+        'databases',
+        databasesRaw,
+        `valid lower-case RDS instance identifiers ('${db}' is not: 1-63 letters, digits, single hyphens, a letter first)`,
+        'orders-db,billing-db',
+      );
+    }
+  }
+  if (new Set(databases).size !== databases.length) {
+    fail('databases', databasesRaw, 'each database once', 'orders-db,billing-db');
+  }
+
+  const secretArnsRaw = await param('secretArns');
+  const givenSecrets = new Map();
+  for (const entry of list(secretArnsRaw)) {
+    const eq = entry.indexOf('=');
+    const db = eq > 0 ? entry.slice(0, eq).trim() : '';
+    const secretArn = eq > 0 ? entry.slice(eq + 1).trim() : '';
+    const example = `${databases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${databases[0]}-AbCdEf`;
+    if (!databases.includes(db)) {
+      fail('secretArns', secretArnsRaw, `entries '<database>=<secret ARN>' for databases listed in databases ('${db}' is not)`, example);
+    }
+    const m = SECRET_ARN.exec(secretArn);
+    if (!m) fail('secretArns', secretArnsRaw, `a Secrets Manager secret ARN for ${db}`, example);
+    if (m[1] !== region) {
+      fail('secretArns', secretArnsRaw, `secrets in ${region}, the Region of this stack (${db}'s is in ${m[1]})`, example);
+    }
+    if (givenSecrets.has(db)) fail('secretArns', secretArnsRaw, `one secret per database (${db} twice)`, example);
+    givenSecrets.set(db, secretArn);
+  }
+  const secretUsername = required(
+    'secretUsername',
+    await param('secretUsername'),
+    USERNAME,
+    "the source instance's master user name (written into secrets this stack creates)",
+    'postgres',
+  );
+
+  const dbInstanceClass = required(
+    'dbInstanceClass',
+    await param('dbInstanceClass'),
+    INSTANCE_CLASS,
+    'an RDS instance class',
+    'db.t4g.micro',
+  );
+  const dbSubnetGroupName = required(
+    'dbSubnetGroupName',
+    await param('dbSubnetGroupName'),
+    SUBNET_GROUP,
+    'the name of an existing DB subnet group of this account (lower-case)',
+    'replica-subnets',
+  );
+  const sgRaw = await param('vpcSecurityGroupIds');
+  const vpcSecurityGroupIds = list(sgRaw);
+  if (vpcSecurityGroupIds.length === 0 || vpcSecurityGroupIds.some((sg) => !SECURITY_GROUP.test(sg))) {
+    fail('vpcSecurityGroupIds', sgRaw, 'comma-separated VPC security group ids', 'sg-0123456789abcdef0');
+  }
+  const dbParameterGroupName = optional(
+    'dbParameterGroupName',
+    await param('dbParameterGroupName'),
+    PARAMETER_GROUP,
+    'the name of an existing DB parameter group (lower-case), or empty for the engine default',
+    'replica-postgres15',
+  );
+  const optionGroupName = optional(
+    'optionGroupName',
+    await param('optionGroupName'),
+    OPTION_GROUP,
+    'the name of an existing option group (lower-case), or empty for the engine default',
+    'replica-options',
+  );
+
+  const instanceNamePrefix = text(await param('instanceNamePrefix'));
+  for (const db of databases) {
+    const cleaned = instanceNamePrefix.replaceAll('{database}', db);
+    if (!DB_ID.test(cleaned) || cleaned.length > MAX_PREFIX_LENGTH) {
+      fail(
+        'instanceNamePrefix',
+        instanceNamePrefix,
+        `a prefix of at most ${MAX_PREFIX_LENGTH} lower-case letters, digits and single hyphens, a letter first, ` +
+          `'{database}' standing for the database (for ${db} it gives '${cleaned}')`,
+        'replica-{database}',
+      );
+    }
+  }
+
+  const notificationEmail = optional(
+    'notificationEmail',
+    await param('notificationEmail'),
+    EMAIL,
+    'one e-mail address, or empty',
+    'dba-oncall@example.com',
+  );
+  const logLevel = text(await param('logLevel')).toUpperCase();
+  if (!LOG_LEVELS.includes(logLevel)) fail('logLevel', logLevel, LOG_LEVELS.join(', '), 'INFO');
+
+  const settings = {
+    deploymentId,
+    stage,
+    region,
+    sourceAccountId,
+    sourceRegion,
+    sourceTopicArn,
+    sourceKmsKeyArn,
+    kmsKeyArn,
+    createKmsKey: kmsKeyArn === '',
+    databases,
+    databasesCsv: databases.join(','),
+    secretUsername,
+    dbInstanceClass,
+    dbSubnetGroupName,
+    vpcSecurityGroupIds,
+    dbParameterGroupName,
+    optionGroupName,
+    multiAz: bool('multiAz', await param('multiAz')),
+    deletionProtection: bool('deletionProtection', await param('deletionProtection')),
+    publiclyAccessible: bool('publiclyAccessible', await param('publiclyAccessible')),
+    keepReplicas: integer('keepReplicas', await param('keepReplicas'), 1, MAX_KEEP, '2'),
+    instanceNamePrefix,
+    finalSnapshotOnDelete: bool('finalSnapshotOnDelete', await param('finalSnapshotOnDelete')),
+    notificationEmail,
+    logLevel,
+  };
+
+  // One secret per database: the given ARN, or one this stack creates (and retains).
+  settings.secrets = databases.map((database) => {
+    const given = givenSecrets.get(database);
+    return given
+      ? { database, arn: given, logicalId: null, name: null, ref: given }
+      : {
+          database,
+          arn: null,
+          logicalId: `DatabaseSecret${logicalName(database)}`,
+          name: `rds-replica/${database}`,
+          ref: { Ref: `DatabaseSecret${logicalName(database)}` },
+        };
+  });
+
+  // The key copies are encrypted with (KmsKeyId of copyDBSnapshot), as a CloudFormation value.
+  settings.kmsKey = settings.createKmsKey ? { 'Fn::GetAtt': ['ReplicaKey', 'Arn'] } : kmsKeyArn;
+
+  // IAM resources derived from the parameters (the policies themselves are in serverless.destination.yml).
+  const rdsArn = (resource) => arn('rds', null, null, resource);
+  settings.iam = {
+    // Secrets: a given ARN may be complete or lack the random 6-character suffix.
+    secrets: settings.secrets.flatMap((s) => (s.arn ? [s.arn, `${s.arn}-??????`] : [s.ref])),
+    // The shared key of the source account: the exact ARN when known; otherwise any key of the
+    // source account in its Region, which its key policy still limits to the one shared key.
+    sourceKey: sourceKmsKeyArn !== '' ? sourceKmsKeyArn : arn('kms', sourceRegion, sourceAccountId, 'key/*'),
+    sharedSnapshots: arn('rds', sourceRegion, sourceAccountId, 'snapshot:*'),
+    snapshotCopies: rdsArn(`snapshot:${deploymentId}-*`),
+    anySnapshot: rdsArn('snapshot:*'),
+    anyInstance: rdsArn('db:*'),
+    subnetGroup: rdsArn(`subgrp:${dbSubnetGroupName}`),
+    // Without an explicit group RDS uses the engine's default group (`default.<family>`,
+    // `default:<engine>-<major>`), as in AWS's own CreateDBInstance policy example.
+    parameterGroup: rdsArn(dbParameterGroupName ? `pg:${dbParameterGroupName}` : 'pg:default*'),
+    optionGroup: rdsArn(optionGroupName ? `og:${optionGroupName}` : 'og:default*'),
+    // Step Functions execution ARNs of both state machines (the lock holder may be either).
+    executions: ['replicate', 'rollback'].map((m) =>
+      arn('states', null, null, `execution:${deploymentId}-${m}:*`),
+    ),
+    // RDS calls KMS on the caller's behalf in the Region it copies into (and, for a
+    // cross-Region copy, in the source Region).
+    kmsViaServices: [...new Set([region, sourceRegion])].map((r) => `rds.${r}.amazonaws.com`),
+    // Conditions that confine RDS writes to what carries this deployment's tag (tag keys cannot
+    // be written as variables in YAML keys, hence built here).
+    taggedByThisDeploymentOnCreate: {
+      StringEquals: { [`aws:RequestTag/${contract.tagKeys.managedBy}`]: deploymentId },
+    },
+    taggedByThisDeployment: {
+      StringEquals: { [`rds:db-tag/${contract.tagKeys.managedBy}`]: deploymentId },
+    },
+  };
+  // Execution roles of the Lambdas as `Fn::Sub` (a logical name or Fn::GetAtt would make the
+  // Serverless Framework add a redundant DependsOn, which cfn-lint reports as W3005).
+  settings.lambdaRoles = Object.fromEntries(
+    ['Trigger', 'NameReplica', 'MergeSecret', 'SelectRetention'].map((f) => [f, { 'Fn::Sub': `\${${f}Role.Arn}` }]),
+  );
+  settings.tagKeys = contract.tagKeys;
+  settings.kinds = contract.kinds;
+  return settings;
+}
+
+let cached;
+
+/** All parameters, validated and normalised (memoised: every `${file(...)}` reference calls it). */
+async function settings(ctx) {
+  if (!cached) {
+    cached = read(ctx);
+    // A dependency that is not resolved yet rejects too: do not remember that.
+    cached.catch(() => {
+      cached = undefined;
+    });
+  }
+  return cached;
+}
+
+module.exports = { settings, logicalName, ParameterError };

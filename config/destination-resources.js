@@ -1,0 +1,159 @@
+// The destination resources whose number or presence depends on the parameters (CloudFormation
+// cannot loop, and a resource that is not needed should not be in the template at all):
+//   - one Secrets Manager secret per configured database without a given secret ARN
+//     (`rds-replica/<database>`, kept when the stack is deleted or the resource replaced);
+//   - the KMS key (and alias) the snapshot copies are encrypted with, unless kmsKeyArn is given;
+//   - the e-mail subscription of the operations topic, when notificationEmail is given.
+// Merged into the template by serverless.destination.yml:
+//   resources:
+//     - ${file(./config/destination-resources.js):resources}
+// The fixed resources (topic, queue, table, roles, subscription to the source topic) are in
+// serverless.destination.yml itself.
+
+const { settings } = require('./destination-params.js');
+
+function keyPolicy() {
+  // Only this account, and only through IAM policies of its own principals: no statement names
+  // another account. Explicit actions instead of `kms:*`.
+  const root = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' };
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'AdministerTheKeyFromThisAccount',
+        Effect: 'Allow',
+        Principal: { AWS: root },
+        Action: [
+          'kms:Create*',
+          'kms:Describe*',
+          'kms:Enable*',
+          'kms:List*',
+          'kms:Put*',
+          'kms:Update*',
+          'kms:Revoke*',
+          'kms:Disable*',
+          'kms:Get*',
+          'kms:Delete*',
+          'kms:TagResource',
+          'kms:UntagResource',
+          'kms:ScheduleKeyDeletion',
+          'kms:CancelKeyDeletion',
+          'kms:RotateKeyOnDemand',
+        ],
+        Resource: '*',
+      },
+      {
+        Sid: 'LetIamPoliciesOfThisAccountUseTheKey',
+        Effect: 'Allow',
+        Principal: { AWS: root },
+        Action: [
+          'kms:Encrypt',
+          'kms:Decrypt',
+          'kms:ReEncrypt*',
+          'kms:GenerateDataKey*',
+          'kms:DescribeKey',
+          'kms:CreateGrant',
+          'kms:ListGrants',
+          'kms:RevokeGrant',
+        ],
+        Resource: '*',
+      },
+    ],
+  };
+}
+
+async function resources(ctx) {
+  const s = await settings(ctx);
+  const managedBy = { Key: s.tagKeys.managedBy, Value: s.deploymentId };
+  const Resources = {};
+  const Outputs = {};
+
+  for (const secret of s.secrets) {
+    if (!secret.logicalId) continue;
+    Resources[secret.logicalId] = {
+      Type: 'AWS::SecretsManager::Secret',
+      // The secret outlives the stack: applications read it, and its password is set by hand.
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        Name: secret.name,
+        Description:
+          `Connection secret of the replica of ${secret.database} (standard RDS secret JSON). ` +
+          `Set "password" to the master password of the source instance; ${s.deploymentId} ` +
+          'rewrites host, port, engine and dbInstanceIdentifier and keeps every other key.',
+        SecretString: JSON.stringify({ username: s.secretUsername }),
+        Tags: [managedBy, { Key: s.tagKeys.sourceDatabase, Value: secret.database }],
+      },
+    };
+  }
+
+  if (s.createKmsKey) {
+    Resources.ReplicaKey = {
+      Type: 'AWS::KMS::Key',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        Description: `${s.deploymentId}: encrypts the copies of shared snapshots and the replicas restored from them`,
+        EnableKeyRotation: true,
+        KeyPolicy: keyPolicy(),
+        Tags: [managedBy],
+      },
+    };
+    Resources.ReplicaKeyAlias = {
+      Type: 'AWS::KMS::Alias',
+      Properties: {
+        AliasName: `alias/${s.deploymentId}`,
+        TargetKeyId: { Ref: 'ReplicaKey' },
+      },
+    };
+  }
+  Outputs.KmsKeyArn = {
+    Description: 'KMS key of the snapshot copies and replicas',
+    Value: s.kmsKey,
+  };
+
+  if (s.finalSnapshotOnDelete) {
+    // Only when retention takes a final snapshot: deleteDBInstance with FinalDBSnapshotIdentifier
+    // needs CreateDBSnapshot on the instance and on the new snapshot (AWS-FACTS.md).
+    Resources.ReplicateFinalSnapshotPolicy = {
+      Type: 'AWS::IAM::Policy',
+      Properties: {
+        PolicyName: 'final-snapshots',
+        Roles: [{ Ref: 'ReplicateRole' }],
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'SnapshotOnlyThisDeploymentsReplicas',
+              Effect: 'Allow',
+              Action: 'rds:CreateDBSnapshot',
+              Resource: s.iam.anyInstance,
+              Condition: s.iam.taggedByThisDeployment,
+            },
+            {
+              Sid: 'CreateTheFinalSnapshot',
+              Effect: 'Allow',
+              Action: 'rds:CreateDBSnapshot',
+              Resource: s.iam.anySnapshot,
+            },
+          ],
+        },
+      },
+    };
+  }
+
+  if (s.notificationEmail) {
+    Resources.OperationsEmailSubscription = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: {
+        TopicArn: { Ref: 'OperationsTopic' },
+        Protocol: 'email',
+        Endpoint: s.notificationEmail,
+      },
+    };
+  }
+
+  return { Resources, Outputs };
+}
+
+module.exports = { resources };

@@ -1,0 +1,494 @@
+// The destination service as packaged by `sls package` (offline): the CloudFormation template that
+// `sls deploy` would upload, checked for the wiring between the accounts, least privilege and the
+// parameters. The definitions themselves are executed by the twin tests.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import contract from '../../src/contracts/contract.json';
+import { type CfnTemplate, packageService, resourcesOfType } from '../../twin/src/package';
+
+const SOURCE_TOPIC = 'arn:aws:sns:eu-west-1:111111111111:rds-replica-source-dev-replication';
+const DEPLOYMENT = 'rds-replica-destination-dev';
+
+// Every optional parameter set: given secret and keys instead of created ones, the optional
+// restore settings, final snapshots and an e-mail subscription.
+const GIVEN_SECRET = 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:prod/orders-db-AbCdEf';
+const GIVEN_KEY = 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const SOURCE_KEY = 'arn:aws:kms:eu-west-1:111111111111:key/abcd1234-12ab-34cd-56ef-1234567890ab';
+const EVERYTHING = {
+  databases: 'orders-db,billing-db',
+  secretArns: `orders-db=${GIVEN_SECRET}`,
+  kmsKeyArn: GIVEN_KEY,
+  sourceKmsKeyArn: SOURCE_KEY,
+  dbParameterGroupName: 'replica-postgres16',
+  optionGroupName: 'replica-options',
+  finalSnapshotOnDelete: 'true',
+  notificationEmail: 'dba-oncall@example.com',
+};
+
+type Json = Record<string, unknown>;
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+  NotResource?: unknown;
+  Principal?: unknown;
+  Condition?: Json;
+}
+interface Located {
+  where: string;
+  kind: 'identity' | 'resource';
+  statement: Statement;
+}
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const props = (t: CfnTemplate, id: string) => {
+  const r = t.Resources[id];
+  if (!r) throw new Error(`template has no resource ${id}`);
+  return r.Properties as Json;
+};
+
+/** Every IAM statement of the template: role and policy documents, and resource policies. */
+function statements(t: CfnTemplate): Located[] {
+  const out: Located[] = [];
+  for (const [id, r] of Object.entries(t.Resources)) {
+    const p = (r.Properties ?? {}) as Json;
+    const add = (doc: unknown, where: string, kind: Located['kind']) => {
+      for (const s of asArray((doc as { Statement?: Statement | Statement[] } | undefined)?.Statement)) {
+        out.push({ where, kind, statement: s });
+      }
+    };
+    switch (r.Type) {
+      case 'AWS::IAM::Role':
+        for (const pol of asArray(p.Policies as { PolicyName: string; PolicyDocument: unknown }[])) {
+          add(pol.PolicyDocument, `${id}/${pol.PolicyName}`, 'identity');
+        }
+        break;
+      case 'AWS::IAM::Policy':
+      case 'AWS::IAM::ManagedPolicy':
+        add(p.PolicyDocument, id, 'identity');
+        break;
+      case 'AWS::KMS::Key':
+        add(p.KeyPolicy, id, 'resource');
+        break;
+      case 'AWS::SNS::TopicPolicy':
+      case 'AWS::SQS::QueuePolicy':
+      case 'AWS::S3::BucketPolicy':
+        add(p.PolicyDocument, id, 'resource');
+        break;
+    }
+  }
+  return out;
+}
+
+/** Statements of the role itself and of AWS::IAM::Policy resources attached to it. */
+function roleStatements(t: CfnTemplate, roleId: string): Statement[] {
+  return statements(t)
+    .filter(
+      ({ where }) =>
+        where.startsWith(`${roleId}/`) ||
+        (t.Resources[where]?.Type === 'AWS::IAM::Policy' &&
+          asArray(props(t, where).Roles as unknown[]).some(
+            (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
+          )),
+    )
+    .map((l) => l.statement);
+}
+
+const actionsOf = (s: Statement) => asArray(s.Action as string | string[]);
+const allows = (ss: Statement[], action: string) =>
+  ss.filter(
+    (s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.toLowerCase() === action.toLowerCase()),
+  );
+
+/** Read-only by name; everything else of these services counts as mutating. */
+function isMutating(action: string): boolean {
+  const [service, name = ''] = action.toLowerCase().split(':');
+  if (!['rds', 'kms', 'secretsmanager'].includes(service!)) return false;
+  return !/^(describe|list|get)/.test(name) || name === 'getsecretvalue';
+}
+
+function roleOfStateMachine(t: CfnTemplate, id: string): string {
+  const roleArn = props(t, id).RoleArn as { 'Fn::GetAtt': [string, string] };
+  return roleArn['Fn::GetAtt'][0];
+}
+
+interface AslState {
+  Type: string;
+  Resource?: string;
+  Parameters?: Json;
+  Retry?: unknown[];
+  Default?: string;
+  Branches?: { States: Record<string, AslState> }[];
+  ItemProcessor?: { States: Record<string, AslState> };
+  [k: string]: unknown;
+}
+interface Asl {
+  Comment?: string;
+  StartAt: string;
+  States: Record<string, AslState>;
+}
+
+function definition(t: CfnTemplate, id: string): Asl {
+  const d = props(t, id).DefinitionString as string | { 'Fn::Sub': string | [string, Json] };
+  const text = typeof d === 'string' ? d : asArray(d['Fn::Sub'])[0];
+  return JSON.parse(text as string) as Asl;
+}
+
+/** The `Fn::Sub` variables of a definition (what its `${...}` placeholders stand for). */
+function subVariables(t: CfnTemplate, id: string): Json {
+  const d = props(t, id).DefinitionString as { 'Fn::Sub': [string, Json] };
+  return d['Fn::Sub'][1] ?? {};
+}
+
+/** Every state, nested ones (Parallel branches, Map processors) included. */
+function allStates(states: Record<string, AslState>): [string, AslState][] {
+  return Object.entries(states).flatMap(([name, s]) => [
+    [name, s] as [string, AslState],
+    ...(s.Branches ?? []).flatMap((b) => allStates(b.States)),
+    ...(s.ItemProcessor ? allStates(s.ItemProcessor.States) : []),
+  ]);
+}
+
+describe('destination service, dev stage (no parameters given)', () => {
+  let t: CfnTemplate;
+  beforeAll(async () => {
+    t = (await packageService('destination', 'dev')).template;
+  });
+
+  test('subscribes the trigger to the source topic derived from account, Region, service and stage', () => {
+    const subs = resourcesOfType(t, 'AWS::SNS::Subscription').map(([, r]) => r.Properties as Json);
+    const sub = subs.find((p) => p.Protocol === 'lambda');
+    expect(sub).toMatchObject({
+      TopicArn: SOURCE_TOPIC,
+      Region: 'eu-west-1',
+      Endpoint: { 'Fn::GetAtt': ['TriggerLambdaFunction', 'Arn'] },
+    });
+    const env = (props(t, 'TriggerLambdaFunction').Environment as { Variables: Json }).Variables;
+    expect(env).toMatchObject({
+      SOURCE_TOPIC_ARN: SOURCE_TOPIC,
+      SOURCE_ACCOUNT_ID: '111111111111',
+      SOURCE_REGION: 'eu-west-1',
+      DATABASES: 'orders-db',
+      STATE_MACHINE_ARN: { Ref: 'ReplicateStateMachine' },
+    });
+  });
+
+  test('lets only SNS, from that one topic, invoke the trigger', () => {
+    const perms = resourcesOfType(t, 'AWS::Lambda::Permission').map(([, r]) => r.Properties as Json);
+    const sns = perms.filter((p) => p.Principal === 'sns.amazonaws.com');
+    expect(sns).toHaveLength(1);
+    expect(sns[0]).toMatchObject({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': ['TriggerLambdaFunction', 'Arn'] },
+      SourceArn: SOURCE_TOPIC,
+    });
+  });
+
+  test('sends events the trigger could not process, after two retries, to an encrypted queue', () => {
+    const configs = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').map(([, r]) => r.Properties as Json);
+    const trigger = configs.find(
+      (p) => JSON.stringify(p.FunctionName) === JSON.stringify({ Ref: 'TriggerLambdaFunction' }),
+    );
+    expect(trigger).toBeDefined();
+    expect(trigger!.MaximumRetryAttempts).toBe(2);
+    const destination = (
+      trigger!.DestinationConfig as { OnFailure: { Destination: { 'Fn::GetAtt': [string, string] } } }
+    ).OnFailure.Destination;
+    const queueId = destination['Fn::GetAtt'][0];
+    expect(t.Resources[queueId]!.Type).toBe('AWS::SQS::Queue');
+    const queue = props(t, queueId);
+    expect(queue.SqsManagedSseEnabled === true || queue.KmsMasterKeyId !== undefined).toBe(true);
+    // the trigger's own role must be allowed to write there (custom roles get nothing implicitly)
+    const send = allows(roleStatements(t, 'TriggerRole'), 'sqs:SendMessage');
+    expect(send.map((s) => s.Resource)).toContainEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+  });
+
+  test('no IAM statement allows a wildcard action or uses NotAction / NotResource', () => {
+    // (the framework's deployment bucket policy *denies* s3:* without TLS: a Deny may be broad)
+    for (const { where, statement } of statements(t).filter((l) => l.statement.Effect === 'Allow')) {
+      for (const action of actionsOf(statement)) {
+        expect({ where, action, wildcard: action === '*' || action.endsWith(':*') }).toEqual({
+          where,
+          action,
+          wildcard: false,
+        });
+      }
+      expect({ where, NotAction: statement.NotAction, NotResource: statement.NotResource }).toEqual({
+        where,
+      });
+    }
+  });
+
+  test('no mutating RDS, KMS or Secrets Manager action is allowed on every resource', () => {
+    const identity = statements(t).filter((l) => l.kind === 'identity');
+    expect(identity.length).toBeGreaterThan(10);
+    for (const { where, statement } of identity) {
+      const star = asArray(statement.Resource).some((r) => r === '*');
+      const mutating = actionsOf(statement).filter(isMutating);
+      expect({ where, sid: statement.Sid, mutatingOnStar: star ? mutating : [] }).toEqual({
+        where,
+        sid: statement.Sid,
+        mutatingOnStar: [],
+      });
+    }
+  });
+
+  test('the state machines never read secrets; only the two Lambdas that need the secret do', () => {
+    for (const sm of ['ReplicateStateMachine', 'RollbackStateMachine']) {
+      const role = roleOfStateMachine(t, sm);
+      const secretActions = roleStatements(t, role)
+        .flatMap(actionsOf)
+        .filter((a) => a.toLowerCase().startsWith('secretsmanager:'));
+      expect({ sm, secretActions }).toEqual({ sm, secretActions: [] });
+    }
+    const readers = Object.keys(t.Resources).filter(
+      (id) =>
+        t.Resources[id]!.Type === 'AWS::IAM::Role' &&
+        allows(roleStatements(t, id), 'secretsmanager:GetSecretValue').length,
+    );
+    expect(readers.sort()).toEqual(['MergeSecretRole', 'NameReplicaRole']);
+    expect(allows(roleStatements(t, 'MergeSecretRole'), 'secretsmanager:PutSecretValue')).toHaveLength(1);
+    expect(allows(roleStatements(t, 'NameReplicaRole'), 'secretsmanager:PutSecretValue')).toHaveLength(0);
+  });
+
+  test('state machines invoke only their own Lambdas, never the trigger', () => {
+    const invoked = (role: string) =>
+      allows(roleStatements(t, role), 'lambda:InvokeFunction').flatMap((s) =>
+        asArray(s.Resource).map((r) => (r as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]),
+      );
+    expect(invoked(roleOfStateMachine(t, 'ReplicateStateMachine')).sort()).toEqual([
+      'MergeSecretLambdaFunction',
+      'NameReplicaLambdaFunction',
+      'SelectRetentionLambdaFunction',
+    ]);
+    expect(invoked(roleOfStateMachine(t, 'RollbackStateMachine'))).toEqual(['MergeSecretLambdaFunction']);
+  });
+
+  test('RDS writes on instances are confined to instances carrying this deployment tag', () => {
+    const role = roleStatements(t, roleOfStateMachine(t, 'ReplicateStateMachine'));
+    for (const action of ['rds:ModifyDBInstance', 'rds:DeleteDBInstance']) {
+      for (const s of allows(role, action)) {
+        expect(s.Condition).toEqual({
+          StringEquals: { [`rds:db-tag/${contract.tagKeys.managedBy}`]: DEPLOYMENT },
+        });
+      }
+    }
+    for (const s of allows(role, 'rds:RestoreDBInstanceFromDBSnapshot')) {
+      expect(s.Condition).toEqual({
+        StringEquals: { [`aws:RequestTag/${contract.tagKeys.managedBy}`]: DEPLOYMENT },
+      });
+    }
+    // snapshot copies are only ever deleted by their name prefix (the deployment id)
+    expect(allows(role, 'rds:DeleteDBSnapshot').map((s) => s.Resource)).toEqual([
+      { 'Fn::Sub': `arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:snapshot:${DEPLOYMENT}-*` },
+    ]);
+  });
+
+  test('the copy may use the destination key and the shared source key, through RDS only', () => {
+    const role = roleStatements(t, roleOfStateMachine(t, 'ReplicateStateMachine'));
+    const grant = allows(role, 'kms:CreateGrant');
+    expect(grant).toHaveLength(1);
+    expect(grant[0]!.Resource).toEqual([
+      { 'Fn::GetAtt': ['ReplicaKey', 'Arn'] },
+      { 'Fn::Sub': `arn:\${AWS::Partition}:kms:eu-west-1:111111111111:key/*` },
+    ]);
+    expect(grant[0]!.Condition).toMatchObject({ Bool: { 'kms:GrantIsForAWSResource': 'true' } });
+    expect(allows(role, 'kms:Decrypt')[0]!.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com'] },
+    });
+  });
+
+  test('the key policy grants nothing to another account or to everyone', () => {
+    const keyStatements = statements(t).filter((l) => l.kind === 'resource' && l.where === 'ReplicaKey');
+    expect(keyStatements.length).toBeGreaterThan(0);
+    for (const { statement } of keyStatements) {
+      const principals = asArray((statement.Principal as { AWS?: unknown }).AWS);
+      expect(principals).toEqual([{ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:root` }]);
+    }
+    expect(JSON.stringify(props(t, 'ReplicaKey').KeyPolicy)).not.toMatch(/[0-9]{12}/);
+    expect(props(t, 'ReplicaKey').EnableKeyRotation).toBe(true);
+  });
+
+  test('creates the database secret when no ARN is given, and keeps it on stack deletion', () => {
+    const secrets = resourcesOfType(t, 'AWS::SecretsManager::Secret');
+    expect(secrets).toHaveLength(1);
+    const [, secret] = secrets[0]!;
+    expect(secret.DeletionPolicy).toBe('Retain');
+    expect(secret.UpdateReplacePolicy).toBe('Retain');
+    expect(secret.Properties).toMatchObject({ Name: 'rds-replica/orders-db' });
+    expect(JSON.parse((secret.Properties as Json).SecretString as string)).toEqual({ username: 'postgres' });
+  });
+
+  test('creates the key, the operations topic, the state table and the outputs', () => {
+    expect(resourcesOfType(t, 'AWS::KMS::Key')).toHaveLength(1);
+    expect(resourcesOfType(t, 'AWS::SNS::Topic')).toHaveLength(1);
+    expect(resourcesOfType(t, 'AWS::DynamoDB::Table')).toHaveLength(1);
+    expect(Object.keys(t.Outputs ?? {})).toEqual(
+      expect.arrayContaining([
+        'ReplicateStateMachineArn',
+        'RollbackStateMachineArn',
+        'KmsKeyArn',
+        'OperationsTopicArn',
+        'FailureQueueUrl',
+      ]),
+    );
+    // no e-mail address configured, no e-mail subscription
+    const subs = resourcesOfType(t, 'AWS::SNS::Subscription').map(([, r]) => (r.Properties as Json).Protocol);
+    expect(subs).toEqual(['lambda']);
+  });
+
+  test.each(['ReplicateStateMachine', 'RollbackStateMachine'])(
+    '%s: JSONPath only, every Task retries, every Choice has a Default',
+    (id) => {
+      const asl = definition(t, id);
+      expect(asl.Comment).toMatch(/Input/);
+      const text = JSON.stringify(asl);
+      for (const forbidden of ['JSONata', '"Assign"', '"Credentials"', 'waitForTaskToken', '"Arguments"']) {
+        expect({ id, forbidden, found: text.includes(forbidden) }).toEqual({ id, forbidden, found: false });
+      }
+      for (const [name, s] of allStates(asl.States)) {
+        if (s.Type === 'Task')
+          expect({ name, retry: (s.Retry ?? []).length > 0 }).toEqual({ name, retry: true });
+        if (s.Type === 'Choice')
+          expect({ name, hasDefault: typeof s.Default }).toEqual({ name, hasDefault: 'string' });
+        // Step Functions spells SDK fields DbInstanceIdentifier, never DBInstanceIdentifier (AWS-FACTS.md)
+        if (s.Resource?.includes(':aws-sdk:')) {
+          for (const key of Object.keys(s.Parameters ?? {}))
+            expect({ name, key, ok: !/^DB[A-Z]/.test(key) }).toEqual({ name, key, ok: true });
+        }
+      }
+    },
+  );
+
+  test('restores with exactly the configured settings and this deployment tags', () => {
+    const asl = definition(t, 'ReplicateStateMachine');
+    const restore = asl.States['Restore The Replica']!.Parameters!;
+    expect(restore).toMatchObject({
+      DbInstanceClass: 'db.t4g.micro',
+      DbSubnetGroupName: 'replica-subnets',
+      VpcSecurityGroupIds: ['sg-0123456789abcdef0'],
+      MultiAZ: false,
+      PubliclyAccessible: false,
+      CopyTagsToSnapshot: true,
+    });
+    expect(restore).not.toHaveProperty('DbParameterGroupName');
+    expect(restore).not.toHaveProperty('OptionGroupName');
+    expect(restore.Tags).toContainEqual({ Key: contract.tagKeys.managedBy, Value: DEPLOYMENT });
+    expect(restore.Tags).toContainEqual({ Key: contract.tagKeys.kind, Value: contract.kinds.replica });
+    const copy = asl.States['Copy The Shared Snapshot']!.Parameters!;
+    const placeholder = /^\$\{(\w+)\}$/.exec(copy.KmsKeyId as string)?.[1];
+    expect(placeholder && subVariables(t, 'ReplicateStateMachine')[placeholder]).toEqual({
+      'Fn::GetAtt': ['ReplicaKey', 'Arn'],
+    });
+    expect(
+      asl.States['Delete Old Replicas']!.ItemProcessor!.States['Delete The Old Replica']!.Parameters,
+    ).toMatchObject({
+      SkipFinalSnapshot: true,
+    });
+  });
+});
+
+describe('destination service with every optional parameter set', () => {
+  let t: CfnTemplate;
+  beforeAll(async () => {
+    t = (await packageService('destination', 'dev', EVERYTHING)).template;
+  });
+
+  test('creates no secret for a database whose secret ARN is given, and one for the other', () => {
+    const names = resourcesOfType(t, 'AWS::SecretsManager::Secret').map(
+      ([, r]) => (r.Properties as Json).Name,
+    );
+    expect(names).toEqual(['rds-replica/billing-db']);
+    const lambdaSecretResources = allows(
+      roleStatements(t, 'MergeSecretRole'),
+      'secretsmanager:PutSecretValue',
+    ).flatMap((s) => asArray(s.Resource));
+    expect(lambdaSecretResources).toEqual(
+      expect.arrayContaining([
+        GIVEN_SECRET,
+        `${GIVEN_SECRET}-??????`,
+        { Ref: 'DatabaseSecretBillingDashdb' },
+      ]),
+    );
+    expect(JSON.stringify(definition(t, 'ReplicateStateMachine'))).toContain(GIVEN_SECRET);
+  });
+
+  test('uses the given keys instead of creating one', () => {
+    expect(resourcesOfType(t, 'AWS::KMS::Key')).toHaveLength(0);
+    expect((t.Outputs!.KmsKeyArn as { Value: unknown }).Value).toBe(GIVEN_KEY);
+    const asl = definition(t, 'ReplicateStateMachine');
+    expect(asl.States['Copy The Shared Snapshot']!.Parameters!.KmsKeyId).toBe(GIVEN_KEY);
+    const grant = allows(
+      roleStatements(t, roleOfStateMachine(t, 'ReplicateStateMachine')),
+      'kms:CreateGrant',
+    );
+    expect(grant[0]!.Resource).toEqual([GIVEN_KEY, SOURCE_KEY]);
+  });
+
+  test('passes the optional restore settings and takes final snapshots', () => {
+    const asl = definition(t, 'ReplicateStateMachine');
+    expect(asl.States['Restore The Replica']!.Parameters).toMatchObject({
+      DbParameterGroupName: 'replica-postgres16',
+      OptionGroupName: 'replica-options',
+    });
+    expect(
+      asl.States['Delete Old Replicas']!.ItemProcessor!.States['Delete The Old Replica']!.Parameters,
+    ).toMatchObject({
+      SkipFinalSnapshot: false,
+      'FinalDBSnapshotIdentifier.$': expect.stringContaining('States.Format'),
+    });
+    const role = roleStatements(t, 'ReplicateRole');
+    expect(allows(role, 'rds:CreateDBSnapshot').length).toBeGreaterThan(0);
+  });
+
+  test('subscribes the notification e-mail to the operations topic', () => {
+    const email = resourcesOfType(t, 'AWS::SNS::Subscription')
+      .map(([, r]) => r.Properties as Json)
+      .find((p) => p.Protocol === 'email');
+    expect(email).toEqual({
+      TopicArn: { Ref: 'OperationsTopic' },
+      Protocol: 'email',
+      Endpoint: EVERYTHING.notificationEmail,
+    });
+  });
+});
+
+describe('malformed parameters fail packaging and name the parameter', () => {
+  test.each([
+    ['sourceAccountId', '12345'],
+    ['databases', 'Orders_DB'],
+    ['vpcSecurityGroupIds', 'sg-xyz'],
+    ['keepReplicas', '0'],
+    ['kmsKeyArn', 'alias/replica'],
+    ['secretArns', 'unknown-db=arn:aws:secretsmanager:eu-west-1:222222222222:secret:x-AbCdEf'],
+  ])('%s=%s', async (name, value) => {
+    await expect(packageService('destination', 'dev', { [name]: value })).rejects.toThrow(
+      new RegExp(`parameter ${name} is '${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`),
+    );
+  });
+});
+
+describe('cfn-lint', () => {
+  const available = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
+
+  test.each([
+    ['dev', {}],
+    ['every optional parameter', EVERYTHING],
+  ])('passes on the %s template', async (_label, params) => {
+    if (!available) {
+      if (process.env.CI === 'true') throw new Error('cfn-lint is not installed, and CI=true requires it');
+      console.warn('cfn-lint is not installed: skipping the CloudFormation lint (CI runs it)');
+      return;
+    }
+    const { dir } = await packageService('destination', 'dev', params as Record<string, string>);
+    const template = join(dir, 'cloudformation-template-update-stack.json');
+    try {
+      execFileSync('cfn-lint', ['--regions', 'eu-west-1', '--', template], { encoding: 'utf8' });
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string };
+      throw new Error(`cfn-lint found problems in ${template}:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    }
+  });
+});
