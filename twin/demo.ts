@@ -6,7 +6,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { type ExecutionRecord, startTwin, type Twin } from './src';
-import { createDestinationNetwork, createSourceDatabase, FIXTURE_PASSWORD, readSecret, seedSecret } from './src/fixtures';
+import {
+  createDestinationNetwork,
+  createSourceDatabase,
+  FIXTURE_PASSWORD,
+  readSecret,
+  seedSecret,
+} from './src/fixtures';
 import type { HistoryEvent } from './src/stepfunctions';
 
 const DATABASE = 'orders-db';
@@ -65,7 +71,9 @@ async function replicaTable(twin: Twin, secretId: string) {
   const rows = (all.DBInstances ?? [])
     .filter((i) => i.TagList?.some((t) => t.Key === TAG_MANAGED_BY && t.Value === deployment))
     .sort((a, b) => String(a.InstanceCreateTime).localeCompare(String(b.InstanceCreateTime)));
-  say('  replica                               status      live  endpoint                                          created (virtual)');
+  say(
+    '  replica                               status      live  endpoint                                          created (virtual)',
+  );
   for (const i of rows) {
     const live = i.DBInstanceIdentifier === secret.dbInstanceIdentifier ? ' ★  ' : '    ';
     const endpoint = i.Endpoint ? `${i.Endpoint.Address}:${i.Endpoint.Port}` : '-';
@@ -94,7 +102,9 @@ async function main() {
       modify: 60,
       delete: 5 * 60,
     });
-    say(`Source account ${twin.accounts.source}: PostgreSQL instance '${DATABASE}' (storage encrypted with aws/rds).`);
+    say(
+      `Source account ${twin.accounts.source}: PostgreSQL instance '${DATABASE}' (storage encrypted with aws/rds).`,
+    );
     await createSourceDatabase(twin, { id: DATABASE, encryption: 'aws/rds' });
     const network = await createDestinationNetwork(twin);
     say(
@@ -105,15 +115,25 @@ async function main() {
     const destination = await twin.deploy('destination', {
       params: { vpcSecurityGroupIds: network.securityGroupId },
     });
-    say(`  ${source.stackName}: ${Object.values(source.stateMachines).map((m) => m.name).join(', ')}`);
-    say(`  ${destination.stackName}: ${Object.values(destination.stateMachines).map((m) => m.name).join(', ')}`);
+    say(
+      `  ${source.stackName}: ${Object.values(source.stateMachines)
+        .map((m) => m.name)
+        .join(', ')}`,
+    );
+    say(
+      `  ${destination.stackName}: ${Object.values(destination.stateMachines)
+        .map((m) => m.name)
+        .join(', ')}`,
+    );
     const secretId = `rds-replica/${DATABASE}`;
     await seedSecret(twin, secretId, { note: 'keys the replicator does not own are kept as they are' });
 
     twin.sfn.onEvent = progressPrinter(twin);
     for (let run = 1; run <= 3; run++) {
       say();
-      say(`Replication ${run} of 3 (source 'replicate' started on demand; the destination runs from the SNS message):`);
+      say(
+        `Replication ${run} of 3 (source 'replicate' started on demand; the destination runs from the SNS message):`,
+      );
       await twin.run('source', 'replicate', { databases: [DATABASE] });
       const bad = failed(twin);
       if (bad.length) throw bad[0];
@@ -123,7 +143,11 @@ async function main() {
 
     say();
     say("Rollback: point the secret back at the previous replica ('rollback' with to=previous):");
-    const rollback = await twin.run('destination', 'rollback', { database: DATABASE, to: 'previous', dryRun: false });
+    const rollback = await twin.run('destination', 'rollback', {
+      database: DATABASE,
+      to: 'previous',
+      dryRun: false,
+    });
     if (rollback.status !== 'SUCCEEDED') throw rollback;
     say(`  output: ${rollback.output}`);
     await replicaTable(twin, secretId);
@@ -134,8 +158,12 @@ async function main() {
     say('Summary');
     say(`  executions: ${executions.length} (${executions.map((e) => e.status).join(', ')})`);
     say(`  Lambda invocations: ${lambdas} for 3 replications and 1 rollback`);
-    say(`  virtual time: ${vtime(twin.clock.iso()).trim()} since the start; real time ${(Date.now() - t0) / 1000}s`);
-    const leaked = JSON.stringify(executions.map((e) => [e.input, e.output, e.history])).includes(FIXTURE_PASSWORD);
+    say(
+      `  virtual time: ${vtime(twin.clock.iso()).trim()} since the start; real time ${(Date.now() - t0) / 1000}s`,
+    );
+    const leaked = JSON.stringify(executions.map((e) => [e.input, e.output, e.history])).includes(
+      FIXTURE_PASSWORD,
+    );
     say(`  database password in any execution input, output or history: ${leaked ? 'YES (bug)' : 'no'}`);
     if (leaked) exitCode = 1;
   } catch (err) {

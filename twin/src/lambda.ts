@@ -110,26 +110,48 @@ export class LambdaService {
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
       AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
+      // The twin may run on Node 20; the Lambda runtime is nodejs22.x, where the SDK does not warn.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...fn.environment,
     };
     const worker = new Worker(join(__dirname, 'lambda-worker.js'), {
       env,
       workerData: { file, exportName },
-      stdout: false,
-      stderr: false,
+      stdout: true,
+      stderr: true,
     });
     worker.unref();
-    worker.on('message', (msg: { id?: string; log?: { level: string; line: string } } & Record<string, unknown>) => {
-      if (msg.log) {
-        this.logs.push({ function: fn.name, level: msg.log.level, line: msg.log.line });
-        return;
-      }
-      const p = msg.id ? loaded.pending.get(msg.id) : undefined;
-      if (p && msg.id) {
-        loaded.pending.delete(msg.id);
-        p.resolve(msg as never);
-      }
-    });
+    // What the function writes goes to its "CloudWatch log" here, as on Lambda (tests scan it).
+    for (const [stream, level] of [
+      [worker.stdout, 'stdout'],
+      [worker.stderr, 'stderr'],
+    ] as const) {
+      let buffered = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        buffered += chunk;
+        let nl = buffered.indexOf('\n');
+        while (nl >= 0) {
+          this.logs.push({ function: fn.name, level, line: buffered.slice(0, nl) });
+          buffered = buffered.slice(nl + 1);
+          nl = buffered.indexOf('\n');
+        }
+      });
+    }
+    worker.on(
+      'message',
+      (msg: { id?: string; log?: { level: string; line: string } } & Record<string, unknown>) => {
+        if (msg.log) {
+          this.logs.push({ function: fn.name, level: msg.log.level, line: msg.log.line });
+          return;
+        }
+        const p = msg.id ? loaded.pending.get(msg.id) : undefined;
+        if (p && msg.id) {
+          loaded.pending.delete(msg.id);
+          p.resolve(msg as never);
+        }
+      },
+    );
     worker.on('error', (err) => {
       for (const [id, p] of loaded.pending) {
         loaded.pending.delete(id);
@@ -142,7 +164,12 @@ export class LambdaService {
   }
 
   /** One synchronous invocation (RequestResponse). */
-  async invoke(nameOrArn: string, payload: unknown, caller: { account: string; region: string }, attempt = 1) {
+  async invoke(
+    nameOrArn: string,
+    payload: unknown,
+    caller: { account: string; region: string },
+    attempt = 1,
+  ) {
     const fn = this.resolve(nameOrArn, caller.account, caller.region);
     if (!fn) {
       const err = new Error(`Function not found: ${nameOrArn}`);
@@ -213,7 +240,11 @@ export class LambdaService {
       this.asyncFailures.push({ function: fn.name, errorType, destination: fn.onFailureArn });
       if (fn.onFailureArn?.startsWith('arn:aws:sqs:')) {
         const [, , , region, account, queue] = fn.onFailureArn.split(':');
-        const sqs = accountClient(SQSClient, { endpoint: this.endpoints.moto, account: account!, region: region! });
+        const sqs = accountClient(SQSClient, {
+          endpoint: this.endpoints.moto,
+          account: account!,
+          region: region!,
+        });
         await this.clock.track(
           sqs.send(
             new SendMessageCommand({
