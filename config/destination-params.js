@@ -227,14 +227,25 @@ async function read({ resolveVariable }) {
     const secretArn = eq > 0 ? entry.slice(eq + 1).trim() : '';
     const example = `${databases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${databases[0]}-AbCdEf`;
     if (!databases.includes(db)) {
-      fail('secretArns', secretArnsRaw, `entries '<database>=<secret ARN>' for databases listed in databases ('${db}' is not)`, example);
+      fail(
+        'secretArns',
+        secretArnsRaw,
+        `entries '<database>=<secret ARN>' for databases listed in databases ('${db}' is not)`,
+        example,
+      );
     }
     const m = SECRET_ARN.exec(secretArn);
     if (!m) fail('secretArns', secretArnsRaw, `a Secrets Manager secret ARN for ${db}`, example);
     if (m[1] !== region) {
-      fail('secretArns', secretArnsRaw, `secrets in ${region}, the Region of this stack (${db}'s is in ${m[1]})`, example);
+      fail(
+        'secretArns',
+        secretArnsRaw,
+        `secrets in ${region}, the Region of this stack (${db}'s is in ${m[1]})`,
+        example,
+      );
     }
-    if (givenSecrets.has(db)) fail('secretArns', secretArnsRaw, `one secret per database (${db} twice)`, example);
+    if (givenSecrets.has(db))
+      fail('secretArns', secretArnsRaw, `one secret per database (${db} twice)`, example);
     givenSecrets.set(db, secretArn);
   }
   const secretUsername = required(
@@ -384,7 +395,10 @@ async function read({ resolveVariable }) {
   // Execution roles of the Lambdas as `Fn::Sub` (a logical name or Fn::GetAtt would make the
   // Serverless Framework add a redundant DependsOn, which cfn-lint reports as W3005).
   settings.lambdaRoles = Object.fromEntries(
-    ['Trigger', 'NameReplica', 'MergeSecret', 'SelectRetention'].map((f) => [f, { 'Fn::Sub': `\${${f}Role.Arn}` }]),
+    ['Trigger', 'NameReplica', 'MergeSecret', 'SelectRetention'].map((f) => [
+      f,
+      { 'Fn::Sub': `\${${f}Role.Arn}` },
+    ]),
   );
   settings.tagKeys = contract.tagKeys;
   settings.kinds = contract.kinds;

@@ -32,7 +32,7 @@ function say(line = '') {
   process.stdout.write(`${line}\n`);
 }
 
-/** One line per state that does something; polls print only when their progress moves. */
+/** One line per state that does something; polls print when the status changes or progress passes a quarter. */
 function progressPrinter(twin: Twin) {
   const lastPoll = new Map<string, string>();
   return (exec: ExecutionRecord, ev: HistoryEvent) => {
@@ -43,16 +43,16 @@ function progressPrinter(twin: Twin) {
     }
     if (ev.type !== 'StateExited' || ev.stateType !== 'Task' || !ev.state) return;
     const resource = ev.resource ?? '';
-    if (/:describe|:list|:getItem/i.test(resource)) {
+    if (/:describe|:list|:getItem|:query/i.test(resource)) {
       const out = JSON.stringify(ev.output ?? {});
       const status = /"(?:Status|DbInstanceStatus|status)":"([a-z-]+)"/.exec(out)?.[1];
       const pct = /"(?:PercentProgress|progress|percent)":(\d+)/.exec(out)?.[1];
       if (!status) return;
       const key = `${exec.executionArn}/${ev.state}`;
-      const shown = `${status}${pct !== undefined ? ` ${pct}%` : ''}`;
-      if (lastPoll.get(key) === shown) return;
-      lastPoll.set(key, shown);
-      say(`  ${vtime(ev.at)}  ${side}  · ${ev.state}: ${shown}`);
+      const bucket = `${status}${pct !== undefined ? ` ${Math.floor(Number(pct) / 25) * 25}` : ''}`;
+      if (lastPoll.get(key) === bucket) return;
+      lastPoll.set(key, bucket);
+      say(`  ${vtime(ev.at)}  ${side}  · ${ev.state}: ${status}${pct !== undefined ? ` ${pct}%` : ''}`);
       return;
     }
     say(`  ${vtime(ev.at)}  ${side}  ✓ ${ev.state}`);
