@@ -49,7 +49,8 @@ export function polls(exec: ExecutionRecord): number {
 }
 
 const MUTATING = /:(createDBSnapshot|copyDBSnapshot|restoreDBInstanceFromDBSnapshot)$/;
-const READY = /"(?:Status|DbInstanceStatus|status)":"available"/;
+/** A task that only asks for a status: an RDS describe call, or a status-check Lambda. */
+const isPoll = (e: HistoryEvent) => /:describe/i.test(e.resource ?? '') || /^Check /.test(e.state ?? '');
 
 export interface PhaseTiming {
   state: string;
@@ -58,22 +59,27 @@ export interface PhaseTiming {
 }
 
 /**
- * For each RDS phase (snapshot, copy, restore) the time the call that started it returned and
- * the time the machine first saw it `available` and moved on.
+ * For each RDS phase (snapshot, copy, restore): when the call that started it returned, and when
+ * the machine moved on, i.e. entered the next state that is neither part of a wait loop (Wait,
+ * Choice, Pass, a status poll) nor the end of the loop.
  */
 export function phaseTimings(exec: ExecutionRecord): PhaseTiming[] {
   const out: PhaseTiming[] = [];
   const open = new Map<number | undefined, PhaseTiming>();
   for (const e of exec.history) {
-    if (e.type !== 'StateExited' || e.stateType !== 'Task') continue;
     const key = e.index;
-    if (MUTATING.test(e.resource ?? '')) {
+    const p = open.get(key);
+    if (p && e.type === 'StateEntered') {
+      const movesOn =
+        (e.stateType === 'Task' && !isPoll(e)) || e.stateType === 'Succeed' || e.stateType === 'Fail';
+      if (movesOn) {
+        p.detectedAt = Date.parse(e.at);
+        out.push(p);
+        open.delete(key);
+      }
+    }
+    if (e.type === 'StateExited' && e.stateType === 'Task' && MUTATING.test(e.resource ?? '')) {
       open.set(key, { state: e.state!, startedAt: Date.parse(e.at), detectedAt: Number.NaN });
-    } else if (/:describe/i.test(e.resource ?? '') && open.has(key) && READY.test(JSON.stringify(e.output ?? {}))) {
-      const p = open.get(key)!;
-      p.detectedAt = Date.parse(e.at);
-      out.push(p);
-      open.delete(key);
     }
   }
   return out;
@@ -86,14 +92,27 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Largest number of Map iterations running at once, from the iteration start/end events. */
-export function maxConcurrentIterations(events: HistoryEvent[], mapState?: string): number {
-  let running = 0;
+/**
+ * Largest number of iterations of a Map state doing work at once: an iteration counts from its
+ * first recorded event to its last (its states carry the iteration index), within the Map's span.
+ */
+export function maxConcurrentIterations(events: HistoryEvent[], mapState: string): number {
+  const begin = events.findIndex((e) => e.type === 'StateEntered' && e.state === mapState);
+  if (begin < 0) return 0;
+  const endAt = events.findIndex((e, i) => i > begin && e.type === 'StateExited' && e.state === mapState);
+  const span = events.slice(begin + 1, endAt < 0 ? undefined : endAt);
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  span.forEach((e, i) => {
+    if (e.index === undefined || e.type.startsWith('MapIteration')) return;
+    if (!first.has(e.index)) first.set(e.index, i);
+    last.set(e.index, i);
+  });
   let max = 0;
-  for (const e of events) {
-    if (mapState && e.state !== mapState) continue;
-    if (e.type === 'MapIterationStarted') max = Math.max(max, ++running);
-    else if (e.type === 'MapIterationSucceeded' || e.type === 'MapIterationFailed') running--;
+  for (const [, start] of first) {
+    let running = 0;
+    for (const [index, s] of first) if (s <= start && last.get(index)! >= start) running++;
+    max = Math.max(max, running);
   }
   return max;
 }

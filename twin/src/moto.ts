@@ -134,6 +134,8 @@ export interface MotoControl {
 export interface MotoServer {
   url: string;
   port: number;
+  /** Process id of moto_server (the benchmark reads its peak memory). */
+  pid: number | undefined;
   version: string;
   python: string;
   control: MotoControl;
@@ -392,7 +394,16 @@ async function launch(python: string, version: string, port: number): Promise<Mo
     await sleep(50);
   }
 
-  return { url, port, version, python, control: motoControl(url), stop, output: () => output };
+  return {
+    url,
+    port,
+    pid: child.pid,
+    version,
+    python,
+    control: motoControl(url),
+    stop,
+    output: () => output,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
