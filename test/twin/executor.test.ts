@@ -170,3 +170,64 @@ test('retries wait on the virtual clock and are recorded in the history', async 
   ]);
   expect(twin.clock.now() - before).toBe(15_000);
 });
+
+test('startExecution.sync:2 waits for the child on the virtual clock and returns its parsed output', async () => {
+  const child = register('child', {
+    StartAt: 'Wait An Hour',
+    States: {
+      'Wait An Hour': { Type: 'Wait', Seconds: 3600, Next: 'Decide' },
+      Decide: {
+        Type: 'Choice',
+        Choices: [
+          {
+            And: [
+              { Variable: '$.fail', IsPresent: true },
+              { Variable: '$.fail', BooleanEquals: true },
+            ],
+            Next: 'Give Up',
+          },
+        ],
+        Default: 'Answer',
+      },
+      'Give Up': { Type: 'Fail', Error: 'ChildFailed', Cause: 'asked to fail' },
+      Answer: { Type: 'Pass', Parameters: { 'doubled.$': 'States.MathAdd($.n, $.n)' }, End: true },
+    },
+  });
+  const parent = register('parent', {
+    StartAt: 'Run Children',
+    States: {
+      'Run Children': {
+        Type: 'Map',
+        ItemsPath: '$.items',
+        MaxConcurrency: 2,
+        ItemProcessor: {
+          StartAt: 'Run Child',
+          States: {
+            'Run Child': {
+              Type: 'Task',
+              Resource: 'arn:aws:states:::states:startExecution.sync:2',
+              Parameters: { StateMachineArn: child, 'Input.$': '$' },
+              ResultSelector: { 'output.$': '$.Output', 'status.$': '$.Status' },
+              Catch: [{ ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'Child Failed' }],
+              End: true,
+            },
+            'Child Failed': { Type: 'Pass', Parameters: { 'error.$': '$.error.Error' }, End: true },
+          },
+        },
+        End: true,
+      },
+    },
+  });
+  const before = twin.clock.now();
+  const exec = await run(parent, { items: [{ n: 1 }, { n: 2, fail: true }, { n: 3 }] });
+  expect(exec.status).toBe('SUCCEEDED');
+  expect(JSON.parse(exec.output!)).toEqual([
+    { output: { doubled: 2 }, status: 'SUCCEEDED' },
+    { error: 'States.TaskFailed' },
+    { output: { doubled: 6 }, status: 'SUCCEEDED' },
+  ]);
+  // Two children wait in parallel, the third after them: two hours, not three.
+  expect(twin.clock.now() - before).toBe(2 * 3600_000);
+  const children = [...twin.sfn.executions.values()].filter((e) => e.stateMachineArn === child);
+  expect(children.map((c) => c.status).sort()).toEqual(['FAILED', 'SUCCEEDED', 'SUCCEEDED']);
+});

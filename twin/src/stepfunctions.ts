@@ -85,6 +85,8 @@ export class ServiceError extends Error {
   }
 }
 
+const SYNC = /^arn:aws[a-z-]*:states:::states:startExecution\.sync(:2)?$/;
+
 export function collectTasks(def: AslDefinition, into = new Map<string, string>()): Map<string, string> {
   for (const [name, state] of Object.entries(def.States)) {
     if (state.Type === 'Task') {
@@ -173,15 +175,11 @@ export class StepFunctionsService {
     const { StateMachine } = loadAsl();
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [state, resource] of machine.tasks) {
-      handlers[state] = (params: unknown) =>
-        this.clock.track(() =>
-          this.dispatch(resource, params, {
-            account: machine.account,
-            region: machine.region,
-            execution: exec,
-            state,
-          }),
-        );
+      const caller = { account: machine.account, region: machine.region, execution: exec, state };
+      const sync = SYNC.exec(resource);
+      handlers[state] = sync
+        ? (params: unknown) => this.runChild(params, caller, sync[1] === ':2')
+        : (params: unknown) => this.clock.track(() => this.dispatch(resource, params, caller));
     }
     const sm = new StateMachine(machine.definition as never, {
       validationOptions: { checkArn: false, checkPaths: false, noValidate: true },
@@ -253,6 +251,38 @@ export class StepFunctionsService {
       exec.history.push(ev);
       this.onEvent?.(exec, ev);
     }
+  }
+
+  /**
+   * `states:startExecution.sync` / `.sync:2`: Step Functions starts the child and waits for it to
+   * end. The wait is not a call in flight (the child's own waits must let the clock move); the
+   * result is DescribeExecution's, with `Output` parsed for `.sync:2`; a child that does not
+   * succeed fails the task with `States.TaskFailed` and that description as the Cause.
+   */
+  private async runChild(params: unknown, caller: Parameters<TaskDispatch>[2], parseOutput: boolean) {
+    const started = (await this.clock.track(() =>
+      this.dispatch('arn:aws:states:::states:startExecution', params, caller),
+    )) as { ExecutionArn: string };
+    const child = this.describeExecution(caller, started.ExecutionArn);
+    await child.done;
+    const description = {
+      ExecutionArn: child.executionArn,
+      StateMachineArn: child.stateMachineArn,
+      Name: child.name,
+      Status: child.status,
+      StartDate: child.startDate,
+      StopDate: child.stopDate,
+      Input: parseOutput ? JSON.parse(child.input) : child.input,
+      InputDetails: { Included: true },
+      ...(child.output !== undefined
+        ? { Output: parseOutput ? JSON.parse(child.output) : child.output, OutputDetails: { Included: true } }
+        : {}),
+      ...(child.error !== undefined ? { Error: child.error } : {}),
+      ...(child.cause !== undefined ? { Cause: child.cause } : {}),
+    };
+    if (child.status !== 'SUCCEEDED')
+      throw new ServiceError('States.TaskFailed', JSON.stringify(description));
+    return description;
   }
 
   describeExecution(caller: { account: string }, executionArn: string): ExecutionRecord {
