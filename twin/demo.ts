@@ -169,7 +169,10 @@ async function main() {
   } catch (err) {
     const e = err as ExecutionRecord & Error;
     if (e.executionArn) {
-      say(`\nFAILED: ${e.name} (${e.status}): ${e.error}: ${e.cause}`);
+      const failedState = [...e.history].reverse().find((h) => h.type === 'StateFailed' || h.type === 'StateEntered');
+      say(`\nFAILED: execution ${e.name} ended ${e.status} in state '${failedState?.state ?? '?'}'`);
+      say(`  Error: ${e.error}`);
+      say(`  Cause: ${e.cause}`);
     } else {
       say(`\nFAILED: ${e.stack ?? e}`);
     }
