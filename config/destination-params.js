@@ -371,6 +371,10 @@ async function read({ resolveVariable }) {
     snapshotCopies: rdsArn(`snapshot:${deploymentId}-*`),
     anySnapshot: rdsArn('snapshot:*'),
     anyInstance: rdsArn('db:*'),
+    // Replicas are named <prefix>-<snapshot time> (src/contracts/names.ts); writes that cannot be
+    // confined by a tag the role could set itself are confined to these names.
+    replicaInstances: databases.map((db) => rdsArn(`db:${instanceNamePrefix.replaceAll('{database}', db)}-*`)),
+    finalSnapshots: databases.map((db) => rdsArn(`snapshot:${instanceNamePrefix.replaceAll('{database}', db)}-*`)),
     subnetGroup: rdsArn(`subgrp:${dbSubnetGroupName}`),
     // Without an explicit group RDS uses the engine's default group (`default.<family>`,
     // `default:<engine>-<major>`), as in AWS's own CreateDBInstance policy example.
@@ -392,6 +396,18 @@ async function read({ resolveVariable }) {
       StringEquals: { [`rds:db-tag/${contract.tagKeys.managedBy}`]: deploymentId },
     },
   };
+  settings.iam.restoreResources = [
+    ...settings.iam.replicaInstances,
+    settings.iam.snapshotCopies,
+    settings.iam.subnetGroup,
+    settings.iam.parameterGroup,
+    settings.iam.optionGroup,
+  ];
+  settings.iam.tagResources = [
+    ...settings.iam.replicaInstances,
+    settings.iam.snapshotCopies,
+    ...settings.iam.finalSnapshots,
+  ];
   // Execution roles of the Lambdas as `Fn::Sub` (a logical name or Fn::GetAtt would make the
   // Serverless Framework add a redundant DependsOn, which cfn-lint reports as W3005).
   settings.lambdaRoles = Object.fromEntries(
