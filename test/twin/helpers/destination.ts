@@ -1,0 +1,420 @@
+// Shared set-up and observations for the destination tests on the twin (destination.test.ts,
+// destination-faults.test.ts, trigger.test.ts). Everything here reads what an operator could see
+// in the destination account: instances and their tags, snapshots, the secret, executions and
+// their history, the operations topic (through an SQS queue subscribed to it), the trigger's
+// failure queue and the Lambda invocations and log lines.
+import vm from 'node:vm';
+import { type DBInstance, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
+import contract from '../../../src/contracts/contract.json';
+import type { DeployedStack, ExecutionRecord, Twin } from '../../../twin/src';
+import { createDestinationNetwork, createSourceDatabase, seedSecret } from '../../../twin/src/fixtures';
+import type { AslDefinition, ExecutionRecord as Exec, HistoryEvent } from '../../../twin/src/stepfunctions';
+
+export const DATABASE = 'orders-db';
+export const SECRET_NAME = `rds-replica/${DATABASE}`;
+export const DEPLOYMENT_ID = 'rds-replica-destination-dev';
+export const TAG = contract.tagKeys;
+export const ENDPOINT_KEYS: readonly string[] = contract.secret.endpointKeys;
+export const DAY_MS = 24 * 3600 * 1000;
+export const HOUR_MS = 3600 * 1000;
+
+export interface Story {
+  twin: Twin;
+  source: DeployedStack;
+  destination: DeployedStack;
+  securityGroupId: string;
+  subnetGroupName: string;
+  /** The source account's replication topic the trigger is subscribed to. */
+  sourceTopicArn: string;
+  /** The source key every shared copy is encrypted with. */
+  sourceKeyArn: string;
+  operationsTopicArn: string;
+  /** An SQS queue of the destination account subscribed to the operations topic. */
+  noticesQueueUrl: string;
+  failureQueueUrl: string;
+  triggerFunction: string;
+  /** The secret's ARN as the stack created it (what the state machines use). */
+  secretArn: string;
+}
+
+/**
+ * The realistic starting point: a PostgreSQL instance (encrypted with aws/rds, tagged team=orders)
+ * in the source account, a VPC with subnet group and security group in the destination account,
+ * both services deployed (destination with `params`), the database's secret seeded with the
+ * application's credentials and a queue listening on the destination's operations topic.
+ */
+export async function setUpStory(twin: Twin, params: Record<string, string> = {}): Promise<Story> {
+  await createSourceDatabase(twin, { id: DATABASE, encryption: 'aws/rds' });
+  const network = await createDestinationNetwork(twin);
+  const source = await twin.deploy('source');
+  const destination = await twin.deploy('destination', {
+    params: { vpcSecurityGroupIds: network.securityGroupId, ...params },
+  });
+  await seedSecret(twin, SECRET_NAME);
+  const { sqs, sns, secrets } = twin.aws('destination');
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'operations-notices' }));
+  const attributes = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const operationsTopicArn = destination.outputs.OperationsTopicArn!;
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: operationsTopicArn,
+      Protocol: 'sqs',
+      Endpoint: attributes.Attributes!.QueueArn,
+    }),
+  );
+  const secret = await secrets.send(new GetSecretValueCommand({ SecretId: SECRET_NAME }));
+  const trigger = Object.values(destination.functions).find((f) => f.name.endsWith('-trigger'));
+  return {
+    twin,
+    source,
+    destination,
+    securityGroupId: network.securityGroupId,
+    subnetGroupName: network.subnetGroupName,
+    sourceTopicArn: source.outputs.ReplicationTopicArn!,
+    sourceKeyArn: source.outputs.KmsKeyArn!,
+    operationsTopicArn,
+    noticesQueueUrl: queue.QueueUrl!,
+    failureQueueUrl: destination.outputs.FailureQueueUrl!,
+    triggerFunction: trigger!.name,
+    secretArn: secret.ARN!,
+  };
+}
+
+// ---- Jest and the twin's Step Functions library --------------------------------------------------
+//
+// TWIN BUG (reported to the lead; remove this block once twin/src/stepfunctions.ts is fixed):
+// aws-local-stepfunctions is compiled into Node's main realm (twin/src/asl-runtime.ts), but under
+// Jest the state machine definitions and execution inputs the twin hands it are objects of the test
+// file's realm (parsed by twin/src modules that Jest loaded). The library recognises nested objects
+// with `Object.getPrototypeOf(v) === Object.prototype` (isPlainObj), which is false across realms, so
+// under Jest (only) every nested payload template is passed through literally: `known:
+// {databases.$: ...}`, DynamoDB `Item: {pk: {S.$: ...}}`, `Tags: [{Key, Value.$}]`, ... and
+// `ResultPath` on the raw input fails with States.ResultPathMatchFailure. The fix belongs in
+// StepFunctionsService.run: clone `machine.definition` and the input into the library's realm
+// (e.g. `vm.runInThisContext('JSON').parse(JSON.stringify(x))`).
+
+const libraryJSON = vm.runInThisContext('JSON') as typeof JSON;
+
+/** Whether the twin runs a nested payload template correctly in this process (false: the bug above). */
+export async function twinHandlesNestedParameters(twin: Twin): Promise<boolean> {
+  const account = twin.accounts.destination;
+  const arn = `arn:aws:states:${twin.region}:${account}:stateMachine:realm-probe`;
+  twin.sfn.register({
+    arn,
+    name: 'realm-probe',
+    account,
+    region: twin.region,
+    roleArn: `arn:aws:iam::${account}:role/realm-probe`,
+    definition: {
+      StartAt: 'Nest',
+      States: {
+        Nest: {
+          Type: 'Pass',
+          Parameters: { outer: { 'inner.$': '$.value' } },
+          ResultPath: '$.nested',
+          End: true,
+        },
+      },
+    } as AslDefinition,
+  });
+  const exec = twin.sfn.startExecution({ account }, { stateMachineArn: arn, input: '{"value": 1}' });
+  await exec.done;
+  twin.sfn.machines.delete(arn);
+  twin.sfn.executions.delete(exec.executionArn);
+  return exec.status === 'SUCCEEDED' && exec.output === '{"value":1,"nested":{"outer":{"inner":1}}}';
+}
+
+/**
+ * Hands the library definitions and inputs of its own realm, unless the twin already runs nested
+ * payload templates correctly (then this does nothing). Returns whether the twin did so by itself.
+ */
+export async function shimJestRealms(twin: Twin): Promise<boolean> {
+  if (await twinHandlesNestedParameters(twin)) return true;
+  type Run = (machine: { definition: AslDefinition }, exec: Exec, input: unknown) => Promise<void>;
+  const sfn = twin.sfn as unknown as { run?: Run };
+  if (typeof sfn.run !== 'function') return false;
+  const run = sfn.run.bind(twin.sfn) as Run;
+  sfn.run = (machine, exec, input) =>
+    run(
+      { ...machine, definition: libraryJSON.parse(JSON.stringify(machine.definition)) },
+      exec,
+      libraryJSON.parse(JSON.stringify(input ?? null)),
+    );
+  return false;
+}
+
+// ---- executions ---------------------------------------------------------------------------------
+
+export function destinationExecutions(twin: Twin, machine: 'replicate' | 'rollback'): ExecutionRecord[] {
+  const arn = twin.machineArn('destination', machine);
+  return [...twin.sfn.executions.values()].filter((e) => e.stateMachineArn === arn);
+}
+
+/** The source `replicate` for one database, then whatever it set off (SNS, trigger, destination). */
+export async function replicateFromSource(
+  twin: Twin,
+): Promise<{ source: ExecutionRecord; destination: ExecutionRecord[] }> {
+  const before = new Set(destinationExecutions(twin, 'replicate'));
+  const source = await twin.run('source', 'replicate', { databases: [DATABASE] });
+  const destination = destinationExecutions(twin, 'replicate').filter((e) => !before.has(e));
+  return { source, destination };
+}
+
+/** The one destination run a source run set off, failing loudly with its Error and Cause otherwise. */
+export async function replicateOnce(twin: Twin): Promise<ExecutionRecord> {
+  const { source, destination } = await replicateFromSource(twin);
+  if (source.status !== 'SUCCEEDED') {
+    throw new Error(`source replicate ${source.status}: ${source.error}: ${source.cause}`);
+  }
+  if (destination.length !== 1) throw new Error(`expected 1 destination run, got ${destination.length}`);
+  return destination[0]!;
+}
+
+export function output<T = Record<string, unknown>>(exec: ExecutionRecord): T {
+  return JSON.parse(exec.output ?? 'null') as T;
+}
+
+export function inputOf<T = Record<string, unknown>>(exec: ExecutionRecord): T {
+  return JSON.parse(exec.input) as T;
+}
+
+/** Names of the states entered, in order (Map iterations and Parallel branches included). */
+export function statesEntered(exec: ExecutionRecord): string[] {
+  return exec.history.filter((e) => e.type === 'StateEntered').map((e) => e.state!);
+}
+
+export function eventsOf(exec: ExecutionRecord, state: string, type = 'StateEntered'): HistoryEvent[] {
+  return exec.history.filter((e) => e.state === state && e.type === type);
+}
+
+/** Index in the history of the first event matching `test` (-1 when none). */
+export function indexOf(exec: ExecutionRecord, test: (e: HistoryEvent) => boolean): number {
+  return exec.history.findIndex(test);
+}
+
+export function failureSummary(exec: ExecutionRecord): string {
+  return `${exec.name}: ${exec.status} ${exec.error ?? ''} ${exec.cause ?? ''}`;
+}
+
+// ---- the destination account --------------------------------------------------------------------
+
+export function tagsOf(instance: DBInstance): Record<string, string> {
+  return Object.fromEntries((instance.TagList ?? []).map((t) => [t.Key!, t.Value!]));
+}
+
+export async function instances(twin: Twin): Promise<DBInstance[]> {
+  const out = await twin.aws('destination').rds.send(new DescribeDBInstancesCommand({}));
+  return out.DBInstances ?? [];
+}
+
+export async function instance(twin: Twin, id: string): Promise<DBInstance | undefined> {
+  return (await instances(twin)).find((i) => i.DBInstanceIdentifier === id);
+}
+
+/** Instances tagged as replicas of the database by this deployment, oldest first by name. */
+export async function managedReplicas(twin: Twin): Promise<DBInstance[]> {
+  return (await instances(twin))
+    .filter((i) => {
+      const t = tagsOf(i);
+      return (
+        t[TAG.managedBy] === DEPLOYMENT_ID && t[TAG.kind] === 'replica' && t[TAG.sourceDatabase] === DATABASE
+      );
+    })
+    .sort((a, b) => String(a.DBInstanceIdentifier).localeCompare(String(b.DBInstanceIdentifier)));
+}
+
+export async function replicaIds(twin: Twin): Promise<string[]> {
+  return (await managedReplicas(twin)).map((i) => i.DBInstanceIdentifier!);
+}
+
+/** Manual snapshots owned by the destination account (shared snapshots of the source excluded). */
+export async function destinationSnapshots(twin: Twin): Promise<string[]> {
+  const out = await twin
+    .aws('destination')
+    .rds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual' }));
+  return (out.DBSnapshots ?? [])
+    .filter((s) => String(s.DBSnapshotArn).includes(`:${twin.accounts.destination}:`))
+    .map((s) => s.DBSnapshotIdentifier!);
+}
+
+/** Lets virtual time pass so that RDS phases the run left behind (deletions) complete. */
+export async function letTimePass(twin: Twin, ms = HOUR_MS): Promise<void> {
+  await twin.clock.advance(ms);
+  await twin.settle();
+}
+
+export interface SecretState {
+  raw: string;
+  versionId: string;
+  value: Record<string, unknown>;
+}
+
+export async function secretState(twin: Twin, secretId = SECRET_NAME): Promise<SecretState> {
+  const out = await twin.aws('destination').secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+  let value: Record<string, unknown> = {};
+  try {
+    value = JSON.parse(out.SecretString ?? '') as Record<string, unknown>;
+  } catch {
+    // a deliberately broken secret
+  }
+  return { raw: out.SecretString ?? '', versionId: out.VersionId!, value };
+}
+
+export async function putSecret(twin: Twin, raw: string, secretId = SECRET_NAME): Promise<void> {
+  await twin
+    .aws('destination')
+    .secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: raw }));
+}
+
+/** The secret's endpoint fields as they should be for this instance. */
+export function endpointOf(i: DBInstance): Record<string, unknown> {
+  return {
+    host: i.Endpoint?.Address,
+    port: i.Endpoint?.Port,
+    dbInstanceIdentifier: i.DBInstanceIdentifier,
+    engine: i.Engine,
+  };
+}
+
+// ---- notices and queues ---------------------------------------------------------------------------
+
+export interface Notice {
+  subject: string | undefined;
+  message: Record<string, unknown>;
+}
+
+async function drain(twin: Twin, queueUrl: string): Promise<string[]> {
+  const { sqs } = twin.aws('destination');
+  const bodies: string[] = [];
+  for (;;) {
+    const got = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    const messages = got.Messages ?? [];
+    if (messages.length === 0) return bodies;
+    for (const m of messages) {
+      bodies.push(m.Body ?? '');
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    }
+  }
+}
+
+/** Notices published on the operations topic since the last call (SNS envelopes unpacked). */
+export async function takeNotices(story: Story): Promise<Notice[]> {
+  const bodies = await drain(story.twin, story.noticesQueueUrl);
+  return bodies.map((b) => {
+    const envelope = JSON.parse(b) as { Subject?: string; Message: string };
+    let message: Record<string, unknown>;
+    try {
+      message = JSON.parse(envelope.Message) as Record<string, unknown>;
+    } catch {
+      message = { text: envelope.Message };
+    }
+    return { subject: envelope.Subject, message };
+  });
+}
+
+/** Events the trigger gave up on (after Lambda's retries), from its on-failure queue. */
+export async function takeFailedTriggerEvents(story: Story): Promise<unknown[]> {
+  return (await drain(story.twin, story.failureQueueUrl)).map((b) => JSON.parse(b));
+}
+
+// ---- the source topic and the trigger ------------------------------------------------------------
+
+/** Publishes on the source account's replication topic, as the source service (or a forger) would. */
+export async function publishToSourceTopic(
+  story: Story,
+  message: unknown,
+  topicArn = story.sourceTopicArn,
+): Promise<void> {
+  await story.twin.aws('source').sns.send(
+    new PublishCommand({
+      TopicArn: topicArn,
+      Message: typeof message === 'string' ? message : JSON.stringify(message),
+    }),
+  );
+  await story.twin.settle();
+}
+
+/** The event Lambda receives from an SNS subscription, for a crafted delivery. */
+export function snsEvent(topicArn: string, message: string, messageId = 'crafted-1') {
+  return {
+    Records: [
+      {
+        EventSource: 'aws:sns',
+        EventVersion: '1.0',
+        EventSubscriptionArn: `${topicArn}:00000000-0000-0000-0000-000000000000`,
+        Sns: {
+          Type: 'Notification',
+          MessageId: messageId,
+          TopicArn: topicArn,
+          Subject: null,
+          Message: message,
+          Timestamp: '2026-01-01T00:00:00.000Z',
+          SignatureVersion: '1',
+          Signature: 'EXAMPLE',
+          SigningCertUrl: 'https://sns.eu-west-1.amazonaws.com/cert.pem',
+          UnsubscribeUrl: 'https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe',
+          MessageAttributes: {},
+        },
+      },
+    ],
+  };
+}
+
+export interface TriggerResult {
+  started: string[];
+  duplicates: string[];
+  rejected: { messageId: string; reason: string }[];
+}
+
+/** Invokes the trigger synchronously (RequestResponse) and returns what it reports. */
+export async function invokeTrigger(story: Story, event: unknown): Promise<TriggerResult> {
+  const { twin } = story;
+  const r = await twin.lambda.invoke(story.triggerFunction, event, {
+    account: twin.accounts.destination,
+    region: twin.region,
+  });
+  await twin.settle();
+  if (r.functionError) throw new Error(`trigger failed: ${JSON.stringify(r.payload)}`);
+  return r.payload as TriggerResult;
+}
+
+/** Lambda invocations recorded from index `from` on, counted by function key (trigger, nameReplica, ...). */
+export function invocationCounts(twin: Twin, from = 0): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const i of twin.lambda.invocations.slice(from)) {
+    const key = i.function.replace(`${DEPLOYMENT_ID}-`, '');
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** A valid version 1 message for the shared snapshot `like` names, with another time and run id. */
+export function messageLike(
+  like: Record<string, unknown>,
+  snapshotCreateTime: string,
+  runId: string,
+): Record<string, unknown> {
+  return { ...like, snapshotCreateTime, runId };
+}
+
+/** `orders-db-20260101t000000` for a snapshot time, as the nameReplica Lambda names replicas. */
+export function replicaNameFor(snapshotCreateTime: string, prefix = DATABASE): string {
+  const compact = new Date(snapshotCreateTime)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, '')
+    .replace(/[-:]/g, '')
+    .toLowerCase();
+  return `${prefix}-${compact}`;
+}
