@@ -1,7 +1,7 @@
 /**
- * Which managed replicas to keep and which to delete, and which one "previous" means for a
- * rollback. Pure: the select-retention Lambda lists the replicas (only those carrying this
- * deployment's tags) and calls these functions.
+ * Which managed replicas to keep and which to delete. Pure: the select-retention Lambda lists
+ * the replicas (only those carrying this deployment's tags) and calls these functions. (Which
+ * replica a rollback to "previous" means is recorded by the state machines, not derived here.)
  *
  * Order: newest first by snapshot time (tag `rds-replicator:snapshot-time`), then by identifier
  * (descending, so that `x-...-2`, created after `x-...` for the same snapshot, counts as newer).
@@ -45,13 +45,16 @@ export function newestFirst<T extends { id: string; snapshotTime: string }>(item
 
 /**
  * Keep the newest `keep` replicas in total, the live one always among them (even when older than
- * the others, e.g. after a rollback); delete the rest. `live` that is not a candidate (an instance
- * this deployment does not manage) takes no slot.
+ * the others, e.g. after a rollback), then the one that was live before it (the target of a
+ * rollback to `previous`, which may be older than others after an earlier rollback), then the
+ * newest others; delete the rest. `live` or `previous` that is not a candidate (an instance this
+ * deployment does not manage) takes no slot.
  */
 export function selectRetention(
   candidates: readonly RetentionCandidate[],
   keep: number,
   live: string | null | undefined,
+  previous?: string | null,
 ): RetentionDecision {
   if (!Number.isInteger(keep) || keep < 1) {
     throw new InvalidInput(
@@ -66,8 +69,11 @@ export function selectRetention(
     return true;
   });
   const ordered = newestFirst(considered);
-  const liveOne = ordered.find((c) => sameDbInstance(c.id, live));
-  const kept = new Set<RetentionCandidate>(liveOne ? [liveOne] : []);
+  const kept = new Set<RetentionCandidate>();
+  for (const id of [live, previous]) {
+    const one = ordered.find((c) => sameDbInstance(c.id, id));
+    if (one && kept.size < keep) kept.add(one);
+  }
   for (const c of ordered) {
     if (kept.size >= keep) break;
     kept.add(c);
@@ -79,18 +85,4 @@ export function selectRetention(
       .reverse()
       .map((c) => ({ id: c.id, deletionProtection: c.deletionProtection })),
   };
-}
-
-/**
- * The replica a rollback to "previous" should point at: the newest `available` replica older
- * than the live one (by the order above); when live is not a managed replica, the newest
- * `available` one. Null when there is none.
- */
-export function previousReplica<T extends { id: string; snapshotTime: string; status: string }>(
-  replicas: readonly T[],
-  live: string | null | undefined,
-): T | null {
-  const ordered = newestFirst(replicas);
-  const liveIndex = ordered.findIndex((r) => sameDbInstance(r.id, live));
-  return ordered.slice(liveIndex + 1).find((r) => r.status === 'available') ?? null;
 }

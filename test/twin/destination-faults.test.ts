@@ -36,7 +36,6 @@ import {
   type Story,
   secretState,
   setUpStory,
-  shimJestRealms,
   statesEntered,
   TAG,
   takeFailedTriggerEvents,
@@ -143,7 +142,6 @@ async function expectFailureNotice(exec: ExecutionRecord): Promise<Notice> {
 
 beforeAll(async () => {
   twin = await startTwin();
-  await shimJestRealms(twin); // see the twin bug described in helpers/destination.ts
   story = await setUpStory(twin, { maxWaitMinutes: '30' });
   const first = await replicateOnce(twin);
   if (first.status !== 'SUCCEEDED') throw new Error(failureSummary(first));

@@ -38,7 +38,6 @@ import {
   type Story,
   secretState,
   setUpStory,
-  shimJestRealms,
   snsEvent,
   statesEntered,
   TAG,
@@ -104,23 +103,14 @@ async function rollback(input: Record<string, unknown>) {
   return exec;
 }
 
-let nestedParametersWork: boolean;
-
 beforeAll(async () => {
   twin = await startTwin();
-  nestedParametersWork = await shimJestRealms(twin);
   story = await setUpStory(twin);
   seeded = await secretState(twin);
 }, 120_000);
 
 afterAll(async () => {
   await twin?.stop();
-});
-
-test('the twin runs nested Parameters of a definition under Jest as Step Functions does (see shimJestRealms)', () => {
-  // Fails while the twin hands aws-local-stepfunctions objects of Jest's realm; the other tests
-  // run with the shim meanwhile.
-  expect(nestedParametersWork).toBe(true);
 });
 
 test('a source replication reaches the destination through SNS and one replica goes live with the configured settings and only this deployment’s tags', async () => {

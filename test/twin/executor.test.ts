@@ -231,3 +231,20 @@ test('startExecution.sync:2 waits for the child on the virtual clock and returns
   const children = [...twin.sfn.executions.values()].filter((e) => e.stateMachineArn === child);
   expect(children.map((c) => c.status).sort()).toEqual(['FAILED', 'SUCCEEDED', 'SUCCEEDED']);
 });
+
+test('nested payload templates are evaluated under Jest too (definitions handed to the library in its own realm)', async () => {
+  const arn = register('nested', {
+    StartAt: 'Nest',
+    States: {
+      Nest: {
+        Type: 'Pass',
+        Parameters: { outer: { 'inner.$': '$.value' } },
+        ResultPath: '$.nested',
+        End: true,
+      },
+    },
+  });
+  const exec = await run(arn, { value: 1 });
+  expect(exec.status).toBe('SUCCEEDED');
+  expect(JSON.parse(exec.output!)).toEqual({ value: 1, nested: { outer: { inner: 1 } } });
+});

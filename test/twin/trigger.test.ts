@@ -22,7 +22,6 @@ import {
   replicateOnce,
   type Story,
   setUpStory,
-  shimJestRealms,
   TAG,
   takeFailedTriggerEvents,
   takeNotices,
@@ -58,7 +57,6 @@ function throttleStartExecution(times: number): () => void {
 
 beforeAll(async () => {
   twin = await startTwin();
-  await shimJestRealms(twin); // see the twin bug described in helpers/destination.ts
   story = await setUpStory(twin);
   const first = await replicateOnce(twin);
   if (first.status !== 'SUCCEEDED') throw new Error(failureSummary(first));

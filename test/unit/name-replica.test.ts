@@ -106,12 +106,12 @@ describe('nameReplica', () => {
     expect(secrets).not.toHaveReceivedCommand(GetSecretValueCommand);
   });
 
-  it('lets a missing secret and RDS throttling through for the state machine to handle', async () => {
+  it('reports a missing secret as InvalidSecret naming it, and lets RDS throttling through', async () => {
     secrets
       .on(GetSecretValueCommand)
       .rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }));
     await expect(handler(input)).rejects.toThrow(
-      expect.objectContaining({ name: 'ResourceNotFoundException' }),
+      expect.objectContaining({ name: 'InvalidSecret', message: expect.stringContaining(input.secretId) }),
     );
     secrets.on(GetSecretValueCommand).resolves({ SecretString: secretString() });
     rds.on(DescribeDBInstancesCommand).rejects(Object.assign(new Error('slow down'), { name: 'Throttling' }));

@@ -1,4 +1,4 @@
-import { previousReplica, type RetentionCandidate, selectRetention } from '../../src/contracts/retention';
+import { type RetentionCandidate, selectRetention } from '../../src/contracts/retention';
 
 const c = (
   id: string,
@@ -94,20 +94,23 @@ describe('selectRetention', () => {
   });
 });
 
-describe('previousReplica', () => {
-  it('is the newest available replica older than live', () => {
-    expect(previousReplica([r1, r2, r3, r4], r4.id)?.id).toBe(r3.id);
-    expect(previousReplica([r1, r2, r3, r4], r3.id)?.id).toBe(r2.id);
+describe('selectRetention with the previously live replica', () => {
+  it('keeps live and the one that was live before it, even when both are older than others', () => {
+    // After a rollback from r3 to r2, r4 is replicated and goes live: r2 is the rollback target.
+    const decision = selectRetention([r1, r2, r3, r4], 2, r4.id, r2.id);
+    expect(decision.keep).toEqual([r4.id, r2.id]);
+    expect(decision.delete.map((d) => d.id)).toEqual([r1.id, r3.id]);
   });
 
-  it('skips replicas that are not available', () => {
-    const r3Stopped = { ...r3, status: 'stopped' };
-    expect(previousReplica([r1, r2, r3Stopped, r4], r4.id)?.id).toBe(r2.id);
+  it('fills the remaining slots with the newest others', () => {
+    expect(selectRetention([r1, r2, r3, r4], 3, r4.id, r1.id).keep).toEqual([r4.id, r3.id, r1.id]);
   });
 
-  it('is the newest available one when live is not a managed replica, null when there is none', () => {
-    expect(previousReplica([r1, r2], 'hand-made')?.id).toBe(r2.id);
-    expect(previousReplica([r1, r2], r1.id)).toBeNull();
-    expect(previousReplica([], null)).toBeNull();
+  it('keeps only live when keep is 1', () => {
+    expect(selectRetention([r1, r2, r3, r4], 1, r4.id, r2.id).keep).toEqual([r4.id]);
+  });
+
+  it('gives no slot to a previous replica it does not manage', () => {
+    expect(selectRetention([r1, r2, r3, r4], 2, r4.id, 'hand-made').keep).toEqual([r4.id, r3.id]);
   });
 });

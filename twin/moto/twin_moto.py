@@ -578,8 +578,10 @@ def install() -> None:  # noqa: C901 - one place for all patches
                 raise m.InvalidParameterValue(
                     "The allocated storage size can't be less than the source snapshot or backup size."
                 )
+        # An explicit false (PubliclyAccessible, MultiAZ, DeletionProtection) is a setting too:
+        # the restored instance does not inherit it from the snapshot's instance.
         for k, v in overrides.items():
-            if v:
+            if v is not None:
                 props[k] = v
         instance = orig["create_db_instance"](self, props)
         final = final_status_fault("instance-status", instance.db_instance_identifier, self.account_id)

@@ -6,6 +6,7 @@
 import './polyfills';
 import { readFileSync } from 'node:fs';
 import Module from 'node:module';
+import { runInThisContext } from 'node:vm';
 import { dirname } from 'node:path';
 import type * as Asl from 'aws-local-stepfunctions';
 import type { VirtualClock } from './clock';
@@ -74,4 +75,14 @@ export function useClock(clock: VirtualClock | undefined): void {
   }
   hooks.sleep = (ms: number) => (ms > 0 ? clock.sleep(ms) : undefined);
   hooks.now = () => clock.now();
+}
+
+// The library tells plain objects by `Object.getPrototypeOf(v) === Object.prototype`. Under Jest
+// the definitions, inputs and task results come from the test's realm, whose Object.prototype is
+// another one: nested payload templates would pass through unevaluated. Everything handed to the
+// library is therefore re-created in Node's own realm, where the library lives.
+const LibraryJSON = runInThisContext('JSON') as typeof JSON;
+
+export function toLibraryRealm<T>(value: T): T {
+  return value === undefined ? value : (LibraryJSON.parse(JSON.stringify(value)) as T);
 }

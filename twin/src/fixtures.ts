@@ -1,7 +1,12 @@
 // Realistic starting points for tests and the demo: a PostgreSQL instance in the source account,
 // a VPC with a DB subnet group and a security group in the destination account, and the
 // database's secret there (the standard RDS secret JSON).
-import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand } from '@aws-sdk/client-rds';
 import {
   CreateSecretCommand,
@@ -56,22 +61,28 @@ export async function createDestinationNetwork(
   const subnets: string[] = [];
   for (const [i, az] of ['a', 'b'].entries()) {
     const s = await ec2.send(
-      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.20.${i}.0/24`, AvailabilityZone: `${twin.region}${az}` }),
+      new CreateSubnetCommand({
+        VpcId: vpcId,
+        CidrBlock: `10.20.${i}.0/24`,
+        AvailabilityZone: `${twin.region}${az}`,
+      }),
     );
     subnets.push(s.Subnet!.SubnetId!);
   }
   const sg = await ec2.send(
-    new CreateSecurityGroupCommand({ GroupName: 'replica-db', Description: 'replica databases', VpcId: vpcId }),
+    new CreateSecurityGroupCommand({
+      GroupName: 'replica-db',
+      Description: 'replica databases',
+      VpcId: vpcId,
+    }),
   );
-  await twin
-    .aws('destination')
-    .rds.send(
-      new CreateDBSubnetGroupCommand({
-        DBSubnetGroupName: subnetGroupName,
-        DBSubnetGroupDescription: 'replica databases',
-        SubnetIds: subnets,
-      }),
-    );
+  await twin.aws('destination').rds.send(
+    new CreateDBSubnetGroupCommand({
+      DBSubnetGroupName: subnetGroupName,
+      DBSubnetGroupDescription: 'replica databases',
+      SubnetIds: subnets,
+    }),
+  );
   return { subnetGroupName, securityGroupId: sg.GroupId!, vpcId };
 }
 
@@ -85,14 +96,23 @@ export async function seedSecret(
   extra: Record<string, unknown> = {},
 ): Promise<Record<string, unknown>> {
   const { secrets } = twin.aws('destination');
-  const value = { engine: 'postgres', username: 'app', password: FIXTURE_PASSWORD, dbname: 'orders', ...extra };
+  const value = {
+    engine: 'postgres',
+    username: 'app',
+    password: FIXTURE_PASSWORD,
+    dbname: 'orders',
+    ...extra,
+  };
   try {
     const current = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
     const merged = { ...JSON.parse(current.SecretString ?? '{}'), ...value };
-    await secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(merged) }));
+    await secrets.send(
+      new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(merged) }),
+    );
     return merged;
   } catch (e) {
-    if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException') throw e;
+    if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException')
+      throw e;
     await secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify(value) }));
     return value;
   }

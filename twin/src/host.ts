@@ -45,7 +45,11 @@ function callerAccount(req: IncomingMessage, opts: HostOptions): string {
   const auth = String(req.headers.authorization ?? '');
   const key = /Credential=([^/]+)\//.exec(auth)?.[1];
   const account = key ? opts.accountOfKey(key) : undefined;
-  if (!account) throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+  if (!account)
+    throw new ServiceError(
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    );
   return account;
 }
 
@@ -82,7 +86,11 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         return { stopDate: epoch(opts.clock.now()) };
       }
       case 'ListExecutions': {
-        const all = opts.sfn.listExecutions({ account }, String(req.stateMachineArn), req.statusFilter as string);
+        const all = opts.sfn.listExecutions(
+          { account },
+          String(req.stateMachineArn),
+          req.statusFilter as string,
+        );
         const max = Number(req.maxResults ?? 100) || 100;
         const start = Number(req.nextToken ?? 0);
         const page = all.slice(start, start + max);
@@ -99,7 +107,10 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         };
       }
       default:
-        throw new ServiceError('UnknownOperationException', `The twin does not implement Step Functions ${action}`);
+        throw new ServiceError(
+          'UnknownOperationException',
+          `The twin does not implement Step Functions ${action}`,
+        );
     }
   };
 
@@ -147,7 +158,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         const topicArn = String(n.TopicArn);
         snsDeliveries.push({ account, function: fn, topicArn, messageId: String(n.MessageId) });
         const attributes: Record<string, { Type: string; Value: string }> = {};
-        for (const [k, v] of Object.entries((n.MessageAttributes ?? {}) as Record<string, Record<string, string>>)) {
+        for (const [k, v] of Object.entries(
+          (n.MessageAttributes ?? {}) as Record<string, Record<string, string>>,
+        )) {
           attributes[k] = { Type: v.Type ?? v.DataType ?? 'String', Value: v.Value ?? v.StringValue ?? '' };
         }
         const event = {

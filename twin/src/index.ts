@@ -125,7 +125,9 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
           try {
             validateStaticParameters(String(state.Resource), state.Parameters ?? {});
           } catch (e) {
-            throw new Error(`CreateStateMachine ${name} rejected: state '${stateName}': ${(e as Error).message}`);
+            throw new Error(
+              `CreateStateMachine ${name} rejected: state '${stateName}': ${(e as Error).message}`,
+            );
           }
         }
         const body = state.ItemProcessor ?? state.Iterator;
@@ -167,7 +169,8 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       if (!stack) throw new Error(`the ${side} service is not deployed in the twin (twin.deploy('${side}'))`);
       const lower = key.toLowerCase();
       for (const [logicalId, m] of Object.entries(stack.stateMachines)) {
-        if (m.name.toLowerCase().endsWith(`-${lower}`) || logicalId.toLowerCase().startsWith(lower)) return m.arn;
+        if (m.name.toLowerCase().endsWith(`-${lower}`) || logicalId.toLowerCase().startsWith(lower))
+          return m.arn;
       }
       throw new Error(
         `no state machine '${key}' in the ${side} stack (has: ${Object.values(stack.stateMachines)

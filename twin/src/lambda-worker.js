@@ -6,7 +6,8 @@ const { format } = require('node:util');
 
 let current;
 for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
-  console[level] = (...args) => parentPort.postMessage({ log: { level, line: format(...args), id: current } });
+  console[level] = (...args) =>
+    parentPort.postMessage({ log: { level, line: format(...args), id: current } });
 }
 
 let handler;
@@ -40,7 +41,11 @@ parentPort.on('message', async ({ id, event, context }) => {
       id,
       ok: false,
       initMs,
-      error: { errorType: e.name || 'Error', errorMessage: e.message, trace: String(e.stack || '').split('\n') },
+      error: {
+        errorType: e.name || 'Error',
+        errorMessage: e.message,
+        trace: String(e.stack || '').split('\n'),
+      },
     });
   }
 });

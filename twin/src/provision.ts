@@ -64,7 +64,8 @@ function order(template: CfnTemplate): string[] {
   const done = new Set<string>();
   while (out.length < ids.length) {
     const ready = ids.filter((id) => !done.has(id) && [...deps.get(id)!].every((d) => done.has(d)));
-    if (ready.length === 0) throw new Error(`circular references among ${ids.filter((i) => !done.has(i)).join(', ')}`);
+    if (ready.length === 0)
+      throw new Error(`circular references among ${ids.filter((i) => !done.has(i)).join(', ')}`);
     for (const id of ready) {
       done.add(id);
       out.push(id);
@@ -124,7 +125,10 @@ export async function provision(pkg: PackagedService, account: string, region: s
       }
       case 'AWS::KMS::Alias': {
         await kms.send(
-          new CreateAliasCommand({ AliasName: props.AliasName as string, TargetKeyId: props.TargetKeyId as string }),
+          new CreateAliasCommand({
+            AliasName: props.AliasName as string,
+            TargetKeyId: props.TargetKeyId as string,
+          }),
         );
         set(id, { ref: props.AliasName as string, attrs: {} });
         break;
@@ -179,7 +183,12 @@ export async function provision(pkg: PackagedService, account: string, region: s
           protocol = 'http';
         }
         const sub = await topicSns.send(
-          new SubscribeCommand({ TopicArn: topicArn, Protocol: protocol, Endpoint: endpoint, ReturnSubscriptionArn: true }),
+          new SubscribeCommand({
+            TopicArn: topicArn,
+            Protocol: protocol,
+            Endpoint: endpoint,
+            ReturnSubscriptionArn: true,
+          }),
         );
         stack.subscriptions.push({
           topicArn,
@@ -193,8 +202,13 @@ export async function provision(pkg: PackagedService, account: string, region: s
       case 'AWS::SQS::Queue': {
         const name = physicalName(id, props.QueueName);
         const q = await sqs.send(new CreateQueueCommand({ QueueName: name }));
-        const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.QueueUrl!, AttributeNames: ['QueueArn'] }));
-        set(id, { ref: q.QueueUrl!, attrs: { Arn: a.Attributes!.QueueArn!, QueueName: name, QueueUrl: q.QueueUrl! } });
+        const a = await sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: q.QueueUrl!, AttributeNames: ['QueueArn'] }),
+        );
+        set(id, {
+          ref: q.QueueUrl!,
+          attrs: { Arn: a.Attributes!.QueueArn!, QueueName: name, QueueUrl: q.QueueUrl! },
+        });
         break;
       }
       case 'AWS::DynamoDB::Table': {
@@ -247,7 +261,10 @@ export async function provision(pkg: PackagedService, account: string, region: s
         const code = props.Code as { S3Key?: string };
         const roleArn = String(props.Role);
         const creds = await sts.send(
-          new AssumeRoleCommand({ RoleArn: roleArn.replace(/:\d{12}:/, `:${account}:`), RoleSessionName: name }),
+          new AssumeRoleCommand({
+            RoleArn: roleArn.replace(/:\d{12}:/, `:${account}:`),
+            RoleSessionName: name,
+          }),
         );
         deps.rememberKey(creds.Credentials!.AccessKeyId!, account);
         const fn: LambdaFunction = {
@@ -257,10 +274,8 @@ export async function provision(pkg: PackagedService, account: string, region: s
           region,
           zipPath: join(pkg.dir, basename(String(code.S3Key))),
           handler: String(props.Handler),
-          environment: ((props.Environment as { Variables?: Record<string, string> })?.Variables ?? {}) as Record<
-            string,
-            string
-          >,
+          environment: ((props.Environment as { Variables?: Record<string, string> })?.Variables ??
+            {}) as Record<string, string>,
           timeoutSeconds: Number(props.Timeout ?? 3),
           credentials: {
             accessKeyId: creds.Credentials!.AccessKeyId!,
@@ -290,7 +305,14 @@ export async function provision(pkg: PackagedService, account: string, region: s
         const definition = JSON.parse(String(raw)) as AslDefinition;
         deps.validateDefinition(definition, name);
         const arn = `arn:aws:states:${region}:${account}:stateMachine:${name}`;
-        const record = deps.sfn.register({ arn, name, account, region, roleArn: String(props.RoleArn), definition });
+        const record = deps.sfn.register({
+          arn,
+          name,
+          account,
+          region,
+          roleArn: String(props.RoleArn),
+          definition,
+        });
         stack.stateMachines[id] = record;
         set(id, { ref: arn, attrs: { Arn: arn, Name: name } });
         break;

@@ -3,7 +3,7 @@
 // Implements the API calls the services and tests use (StartExecution with Standard-workflow
 // idempotency, DescribeExecution, ListExecutions, StopExecution) and records each execution's
 // history (states entered and exited with virtual times, task inputs and outputs, retries, errors).
-import { loadAsl } from './asl-runtime';
+import { loadAsl, toLibraryRealm } from './asl-runtime';
 import type { VirtualClock } from './clock';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -178,13 +178,14 @@ export class StepFunctionsService {
       const caller = { account: machine.account, region: machine.region, execution: exec, state };
       const sync = SYNC.exec(resource);
       handlers[state] = sync
-        ? (params: unknown) => this.runChild(params, caller, sync[1] === ':2')
-        : (params: unknown) => this.clock.track(() => this.dispatch(resource, params, caller));
+        ? async (params: unknown) => toLibraryRealm(await this.runChild(params, caller, sync[1] === ':2'))
+        : async (params: unknown) =>
+            toLibraryRealm(await this.clock.track(() => this.dispatch(resource, params, caller)));
     }
-    const sm = new StateMachine(machine.definition as never, {
+    const sm = new StateMachine(toLibraryRealm(machine.definition) as never, {
       validationOptions: { checkArn: false, checkPaths: false, noValidate: true },
     });
-    const run = sm.run(input as never, {
+    const run = sm.run(toLibraryRealm(input) as never, {
       overrides: { taskResourceLocalHandlers: handlers as never },
       context: {
         Execution: {

@@ -37,6 +37,7 @@ import { describeUnmanagedReplica } from '../../contracts/tags';
 import { ReplicaNotFound, ReplicaNotManaged, ReplicaNotReady, SecretChanged } from '../../lib/errors';
 import * as v from '../../lib/input';
 import { logger } from '../../lib/logger';
+import { currentSecretString } from '../../lib/secrets';
 
 const rds = new RDSClient({});
 const secrets = new SecretsManagerClient({});
@@ -149,8 +150,8 @@ export const handler = async (event: unknown, context?: Context): Promise<MergeS
   const instance = await describeInstance(target);
   const endpoint = replicaEndpoint(instance, deploymentId, input.database);
 
-  const got = await secrets.send(new GetSecretValueCommand({ SecretId: input.secretId }));
-  const secret = checkSecret(input.secretId, got.SecretString);
+  const got = await currentSecretString(secrets, input.secretId);
+  const secret = checkSecret(input.secretId, got.secretString);
   const current = liveDbInstanceIdentifier(secret);
   const alreadyMerged = sameDbInstance(current, target);
 
@@ -162,7 +163,7 @@ export const handler = async (event: unknown, context?: Context): Promise<MergeS
   }
 
   const merged = mergeEndpoint(
-    got.SecretString as string,
+    got.secretString as string,
     { host: endpoint.host, port: endpoint.port, dbInstanceIdentifier: target, engine: endpoint.engine },
     input.secretId,
   );
@@ -171,7 +172,7 @@ export const handler = async (event: unknown, context?: Context): Promise<MergeS
       new PutSecretValueCommand({
         SecretId: input.secretId,
         SecretString: merged.secretString,
-        ClientRequestToken: clientRequestToken(target, got.VersionId),
+        ClientRequestToken: clientRequestToken(target, got.versionId),
       }),
     );
   }

@@ -19,12 +19,13 @@
  * The secret value never leaves this function: neither in the result nor in a log line.
  */
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { findReplicaName } from '../../contracts/names';
 import { checkSecret, liveDbInstanceIdentifier } from '../../contracts/secret';
 import * as v from '../../lib/input';
 import { logger } from '../../lib/logger';
+import { currentSecretString } from '../../lib/secrets';
 
 const rds = new RDSClient({});
 const secrets = new SecretsManagerClient({});
@@ -78,8 +79,8 @@ export async function instanceExists(id: string): Promise<boolean> {
 export const handler = async (event: unknown, context?: Context): Promise<NameReplicaResult> => {
   const log = logger.child({ requestId: context?.awsRequestId });
   const input = parseInput(event);
-  const got = await secrets.send(new GetSecretValueCommand({ SecretId: input.secretId }));
-  const secret = checkSecret(input.secretId, got.SecretString);
+  const got = await currentSecretString(secrets, input.secretId);
+  const secret = checkSecret(input.secretId, got.secretString);
   const live = liveDbInstanceIdentifier(secret);
   const prefix = namePrefix(input.database, input.prefix, v.optionalEnv('INSTANCE_NAME_PREFIX'));
   const dbInstanceIdentifier = await findReplicaName(prefix, input.snapshotCreateTime, instanceExists);

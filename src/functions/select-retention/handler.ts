@@ -2,17 +2,12 @@
  * README: selectRetention (destination service). Lists the replicas this deployment manages for one
  * database (DescribeDBInstances, all pages; only instances tagged managed-by = DEPLOYMENT_ID,
  * kind = replica, source-db = database) and either
- *   - decides retention (contracts/retention.ts): keep the newest `keep` including the live one,
- *     delete the rest (`replicate`, after the secret points at the new replica), or
- *   - with `action: 'list'`, returns them newest first and the one a rollback to "previous"
- *     should use (`rollback`).
- * One function for both so the listing and its tag filter exist once.
+ * decides retention (contracts/retention.ts): keep `keep` in total, the live one, then the one
+ * that was live before it, then the newest others; delete the rest (`replicate`, after the
+ * secret points at the new replica).
  *
- * Event:  { database, keep, live }               keep: integer 1-100; live: identifier or null
- *         { database, action: 'list', live? }
+ * Event:  { database, keep, live, previous? }    keep: integer 1-100; live, previous: identifier or null
  * Result: { keep: string[], delete: { id, deletionProtection }[] }
- *         { replicas: { id, status, snapshotTime, endpoint: { address, port } | null,
- *                       deletionProtection }[], previous: string | null }
  * Errors: InvalidInput, InvalidConfiguration; SDK errors pass through for Retry.
  * Environment:
  *   DEPLOYMENT_ID  this deployment's id, the value of tag rds-replicator:managed-by
@@ -20,15 +15,9 @@
  */
 import { type DBInstance, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import type { Context } from 'aws-lambda';
-import {
-  newestFirst,
-  previousReplica,
-  type RetentionDecision,
-  selectRetention,
-} from '../../contracts/retention';
+import { newestFirst, type RetentionDecision, selectRetention } from '../../contracts/retention';
 import { isManagedReplica, TAG_KEYS, tagValue } from '../../contracts/tags';
 import { parseDateTime } from '../../contracts/time';
-import { InvalidInput, show } from '../../lib/errors';
 import * as v from '../../lib/input';
 import { logger } from '../../lib/logger';
 
@@ -45,14 +34,12 @@ export interface ManagedReplica {
   deletionProtection: boolean;
 }
 
-export interface ListResult {
-  replicas: ManagedReplica[];
+export interface SelectRetentionInput {
+  database: string;
+  keep: number;
+  live: string | null;
   previous: string | null;
 }
-
-export type SelectRetentionInput =
-  | { action: 'select'; database: string; keep: number; live: string | null }
-  | { action: 'list'; database: string; live: string | null };
 
 const WHAT = 'selectRetention';
 
@@ -60,12 +47,8 @@ export function parseInput(event: unknown): SelectRetentionInput {
   const input = v.object(event, WHAT);
   const database = v.dbInstanceIdentifier(input, 'database', WHAT);
   const live = v.optionalDbInstanceIdentifier(input, 'live', WHAT);
-  const action = input.action ?? 'select';
-  if (action === 'list') return { action, database, live };
-  if (action !== 'select') {
-    throw new InvalidInput(`${WHAT} input field 'action' is ${show(action)}; use 'list' or leave it out`);
-  }
-  return { action, database, keep: v.integer(input, 'keep', WHAT, 1, MAX_KEEP), live };
+  const previous = v.optionalDbInstanceIdentifier(input, 'previous', WHAT);
+  return { database, keep: v.integer(input, 'keep', WHAT, 1, MAX_KEEP), live, previous };
 }
 
 /** Pure: a described instance -> a managed replica, or undefined when it is not ours. */
@@ -110,24 +93,18 @@ export async function listManagedReplicas(deploymentId: string, database: string
   return newestFirst(replicas);
 }
 
-export const handler = async (event: unknown, context?: Context): Promise<RetentionDecision | ListResult> => {
+export const handler = async (event: unknown, context?: Context): Promise<RetentionDecision> => {
   const log = logger.child({ requestId: context?.awsRequestId });
   const input = parseInput(event);
   const deploymentId = v.env('DEPLOYMENT_ID');
   const replicas = await listManagedReplicas(deploymentId, input.database);
 
-  if (input.action === 'list') {
-    const previous = previousReplica(replicas, input.live)?.id ?? null;
-    log.info('listed managed replicas', {
-      database: input.database,
-      count: replicas.length,
-      live: input.live,
-      previous,
-    });
-    return { replicas, previous };
-  }
-
-  const decision = selectRetention(replicas, input.keep, input.live);
-  log.info('selected retention', { database: input.database, live: input.live, ...decision });
+  const decision = selectRetention(replicas, input.keep, input.live, input.previous);
+  log.info('selected retention', {
+    database: input.database,
+    live: input.live,
+    previous: input.previous,
+    ...decision,
+  });
   return decision;
 };

@@ -3,7 +3,6 @@
 // in the destination account: instances and their tags, snapshots, the secret, executions and
 // their history, the operations topic (through an SQS queue subscribed to it), the trigger's
 // failure queue and the Lambda invocations and log lines.
-import vm from 'node:vm';
 import { type DBInstance, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -88,69 +87,6 @@ export async function setUpStory(twin: Twin, params: Record<string, string> = {}
     triggerFunction: trigger!.name,
     secretArn: secret.ARN!,
   };
-}
-
-// ---- Jest and the twin's Step Functions library --------------------------------------------------
-//
-// TWIN BUG (reported to the lead; remove this block once twin/src/stepfunctions.ts is fixed):
-// aws-local-stepfunctions is compiled into Node's main realm (twin/src/asl-runtime.ts), but under
-// Jest the state machine definitions and execution inputs the twin hands it are objects of the test
-// file's realm (parsed by twin/src modules that Jest loaded). The library recognises nested objects
-// with `Object.getPrototypeOf(v) === Object.prototype` (isPlainObj), which is false across realms, so
-// under Jest (only) every nested payload template is passed through literally: `known:
-// {databases.$: ...}`, DynamoDB `Item: {pk: {S.$: ...}}`, `Tags: [{Key, Value.$}]`, ... and
-// `ResultPath` on the raw input fails with States.ResultPathMatchFailure. The fix belongs in
-// StepFunctionsService.run: clone `machine.definition` and the input into the library's realm
-// (e.g. `vm.runInThisContext('JSON').parse(JSON.stringify(x))`).
-
-const libraryJSON = vm.runInThisContext('JSON') as typeof JSON;
-
-/** Whether the twin runs a nested payload template correctly in this process (false: the bug above). */
-export async function twinHandlesNestedParameters(twin: Twin): Promise<boolean> {
-  const account = twin.accounts.destination;
-  const arn = `arn:aws:states:${twin.region}:${account}:stateMachine:realm-probe`;
-  twin.sfn.register({
-    arn,
-    name: 'realm-probe',
-    account,
-    region: twin.region,
-    roleArn: `arn:aws:iam::${account}:role/realm-probe`,
-    definition: {
-      StartAt: 'Nest',
-      States: {
-        Nest: {
-          Type: 'Pass',
-          Parameters: { outer: { 'inner.$': '$.value' } },
-          ResultPath: '$.nested',
-          End: true,
-        },
-      },
-    } as AslDefinition,
-  });
-  const exec = twin.sfn.startExecution({ account }, { stateMachineArn: arn, input: '{"value": 1}' });
-  await exec.done;
-  twin.sfn.machines.delete(arn);
-  twin.sfn.executions.delete(exec.executionArn);
-  return exec.status === 'SUCCEEDED' && exec.output === '{"value":1,"nested":{"outer":{"inner":1}}}';
-}
-
-/**
- * Hands the library definitions and inputs of its own realm, unless the twin already runs nested
- * payload templates correctly (then this does nothing). Returns whether the twin did so by itself.
- */
-export async function shimJestRealms(twin: Twin): Promise<boolean> {
-  if (await twinHandlesNestedParameters(twin)) return true;
-  type Run = (machine: { definition: AslDefinition }, exec: Exec, input: unknown) => Promise<void>;
-  const sfn = twin.sfn as unknown as { run?: Run };
-  if (typeof sfn.run !== 'function') return false;
-  const run = sfn.run.bind(twin.sfn) as Run;
-  sfn.run = (machine, exec, input) =>
-    run(
-      { ...machine, definition: libraryJSON.parse(JSON.stringify(machine.definition)) },
-      exec,
-      libraryJSON.parse(JSON.stringify(input ?? null)),
-    );
-  return false;
 }
 
 // ---- executions ---------------------------------------------------------------------------------
