@@ -32,7 +32,9 @@ function schedule(maxSeconds) {
   let elapsed = 0;
   while (elapsed < maxSeconds) {
     const phase = FIRST.find((p) => elapsed < p.upTo);
-    const next = phase ? phase.every : Math.min(CAP_SECONDS, Math.round(elapsed * GROWTH));
+    const grown = phase ? phase.every : Math.min(CAP_SECONDS, Math.round(elapsed * GROWTH));
+    // The last wait ends at the maximum, not a whole interval beyond it.
+    const next = Math.min(grown, maxSeconds - elapsed);
     waits.push(next);
     elapsed += next;
   }

@@ -106,4 +106,21 @@ module.exports = {
       30,
     ),
   ],
+
+  /**
+   * Optimised integration arn:aws:states:::states:startExecution.sync:2 (the per-database child).
+   * Only the start can be retried safely: a child that ran and failed reports its own outcome.
+   */
+  startExecution: [
+    backoff(
+      [
+        'StepFunctions.ExecutionLimitExceededException', // INFERRED (Java SDK v1 class name)
+        'StepFunctions.AWSStepFunctionsException', // INFERRED: throttling and other unmodelled errors
+        'StepFunctions.SdkClientException', // INFERRED
+      ],
+      2,
+      6,
+      60,
+    ),
+  ],
 };

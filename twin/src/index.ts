@@ -167,11 +167,10 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     machineArn(side, key) {
       const stack = stacks[side];
       if (!stack) throw new Error(`the ${side} service is not deployed in the twin (twin.deploy('${side}'))`);
-      const lower = key.toLowerCase();
-      for (const [logicalId, m] of Object.entries(stack.stateMachines)) {
-        if (m.name.toLowerCase().endsWith(`-${lower}`) || logicalId.toLowerCase().startsWith(lower))
-          return m.arn;
-      }
+      // By the name each service gives its machines: <service>-<stage>-<key in kebab case>.
+      const suffix = `-${key.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()}`;
+      const found = Object.values(stack.stateMachines).find((m) => m.name.endsWith(suffix));
+      if (found) return found.arn;
       throw new Error(
         `no state machine '${key}' in the ${side} stack (has: ${Object.values(stack.stateMachines)
           .map((m) => m.name)
