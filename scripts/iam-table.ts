@@ -633,7 +633,14 @@ const WHY_BY_SID: Record<string, string> = {
   // source: state machine role
   ReadInstancesAndSnapshots:
     'validate the requested databases, read engine and version, poll snapshot and copy',
-  SnapshotAndCopy: "take the run's snapshot and copy it with the shared key, tagged on creation",
+  SnapshotInstances: "take the run's snapshot of a source instance, named after this deployment",
+  CopyAndTagOwnSnapshots:
+    'copy it with the shared key and tag it on creation, only snapshots named after this deployment',
+  RunOneExecutionPerDatabase:
+    '`replicate` starts one `replicate-database` execution per database (startExecution.sync:2)',
+  FollowTheDatabaseExecutions: 'and follows or stops those executions',
+  ManagedRuleForSyncExecutions:
+    'Step Functions follows .sync child executions through this managed EventBridge rule',
   ShareAndDeleteOwnSnapshots:
     'share the copy with the destination accounts; delete the intermediate snapshot and copies beyond keepSharedSnapshots (only snapshots tagged as this deployment)',
   EncryptCopiesWithSharedKey: 'RDS encrypts the copy with the shared key on the role’s behalf',

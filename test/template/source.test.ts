@@ -111,12 +111,23 @@ function statements(template: CfnTemplate): Located[] {
   return out;
 }
 
-/** The state machine definition with CloudFormation substitutions replaced by a placeholder. */
-function definition(template: CfnTemplate): Json {
-  const [, sm] = resourcesOfType(template, 'AWS::StepFunctions::StateMachine')[0]!;
+/** One state machine's definition with CloudFormation substitutions replaced by a placeholder. */
+function parseDefinition(sm: Json): Json {
   const ds = (sm.Properties as Json).DefinitionString as string | { 'Fn::Sub': string | [string, Json] };
   const body = typeof ds === 'string' ? ds : asArray(ds['Fn::Sub'] as unknown)[0];
   return JSON.parse((body as string).replace(/\$\{[^}]+\}/g, 'SUBSTITUTED')) as Json;
+}
+
+/**
+ * The states of both machines (`replicate` and its per-database child `replicate-database`) as
+ * one definition: state names are unique across them.
+ */
+function definition(template: CfnTemplate): Json {
+  const machines = resourcesOfType(template, 'AWS::StepFunctions::StateMachine');
+  expect(machines.map(([id]) => id).sort()).toEqual(['ReplicateDatabaseStateMachine', 'StateMachine']);
+  const States: Json = {};
+  for (const [, sm] of machines) Object.assign(States, parseDefinition(sm as Json).States as Json);
+  return { States };
 }
 
 /** Every state, nested Map iterations included, as [name, state]. */
@@ -213,7 +224,10 @@ describe('IAM', () => {
     expect(rds.length).toBeGreaterThan(0);
     for (const { statement } of rds) {
       for (const resource of asArray(statement.Resource).map(render)) {
-        expect(resource).toMatch(/^arn:aws:rds:REGION:ACCOUNT:(db|snapshot):\*$/);
+        // Reading spans the account; writing to snapshots only those named after this deployment.
+        expect(resource).toMatch(
+          /^arn:aws:rds:REGION:ACCOUNT:(db:\*|snapshot:\*|snapshot:rds-replica-source-dev-\*)$/,
+        );
       }
     }
   });
@@ -279,7 +293,9 @@ describe('the shared key', () => {
     const params = copy![1].Parameters as Json;
     expect(params.KmsKeyId).toBe('SUBSTITUTED'); // a CloudFormation reference to the key (Fn::If below)
     expect(params.CopyTags).toBe(false);
-    const [, sm] = resourcesOfType(dev.template, 'AWS::StepFunctions::StateMachine')[0]!;
+    const [, sm] = resourcesOfType(dev.template, 'AWS::StepFunctions::StateMachine').find(
+      ([id]) => id === 'ReplicateDatabaseStateMachine',
+    )!;
     const map = ((sm.Properties as Json).DefinitionString as { 'Fn::Sub': [string, Json] })['Fn::Sub'][1];
     expect(Object.values(map)).toEqual([
       { 'Fn::If': ['CreateSharedKey', { 'Fn::GetAtt': ['SharedKey', 'Arn'] }, { Ref: 'SharedKmsKeyArn' }] },
