@@ -72,13 +72,13 @@ async function replicaTable(twin: Twin, secretId: string) {
     .filter((i) => i.TagList?.some((t) => t.Key === TAG_MANAGED_BY && t.Value === deployment))
     .sort((a, b) => String(a.InstanceCreateTime).localeCompare(String(b.InstanceCreateTime)));
   say(
-    '  replica                               status      live  endpoint                                          created (virtual)',
+    '  replica                               status      live  endpoint                                                                created (virtual)',
   );
   for (const i of rows) {
     const live = i.DBInstanceIdentifier === secret.dbInstanceIdentifier ? ' ★  ' : '    ';
     const endpoint = i.Endpoint ? `${i.Endpoint.Address}:${i.Endpoint.Port}` : '-';
     say(
-      `  ${String(i.DBInstanceIdentifier).padEnd(36)}  ${String(i.DBInstanceStatus).padEnd(10)}  ${live}  ${endpoint.padEnd(48)}  ${vtime(
+      `  ${String(i.DBInstanceIdentifier).padEnd(36)}  ${String(i.DBInstanceStatus).padEnd(10)}  ${live}  ${endpoint.padEnd(70)}  ${vtime(
         new Date(i.InstanceCreateTime ?? 0).toISOString(),
       ).trim()}`,
     );
@@ -156,7 +156,12 @@ async function main() {
     const lambdas = twin.lambda.invocations.length;
     say();
     say('Summary');
-    say(`  executions: ${executions.length} (${executions.map((e) => e.status).join(', ')})`);
+    const byStatus = new Map<string, number>();
+    for (const e of executions) byStatus.set(e.status, (byStatus.get(e.status) ?? 0) + 1);
+    say(
+      `  executions: ${executions.length} (${[...byStatus].map(([status, n]) => `${n} ${status}`).join(', ')}): ` +
+        'per replication a source run, its per-database child, a destination run; and the rollback',
+    );
     say(`  Lambda invocations: ${lambdas} for 3 replications and 1 rollback`);
     say(
       `  virtual time: ${vtime(twin.clock.iso()).trim()} since the start; real time ${(Date.now() - t0) / 1000}s`,
@@ -169,7 +174,9 @@ async function main() {
   } catch (err) {
     const e = err as ExecutionRecord & Error;
     if (e.executionArn) {
-      const failedState = [...e.history].reverse().find((h) => h.type === 'StateFailed' || h.type === 'StateEntered');
+      const failedState = [...e.history]
+        .reverse()
+        .find((h) => h.type === 'StateFailed' || h.type === 'StateEntered');
       say(`\nFAILED: execution ${e.name} ended ${e.status} in state '${failedState?.state ?? '?'}'`);
       say(`  Error: ${e.error}`);
       say(`  Cause: ${e.cause}`);
