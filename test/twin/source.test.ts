@@ -18,6 +18,9 @@ import { createSourceDatabase, FIXTURE_PASSWORD } from '../../twin/src/fixtures'
 import {
   CONTRACT_FIELDS,
   calmTwin,
+  childInput,
+  childOf,
+  childrenOf,
   DEPLOYMENT_ID,
   type Delivery,
   deploySource,
@@ -26,6 +29,8 @@ import {
   eventsOf,
   holdClock,
   instanceKey,
+  intermediatePrefix,
+  isChildOf,
   manualSnapshots,
   type Notice,
   outcomeOf,
@@ -35,6 +40,7 @@ import {
   SECOND_DESTINATION_ACCOUNT,
   type SourceStory,
   schemaErrors,
+  sharedPrefix,
   snapshotIdsOf,
   snapshotsOf,
   statesEntered,
@@ -126,8 +132,37 @@ describe.each([
       engineVersion: '16.4',
       sourceStorageEncrypted: encryption !== 'none',
     });
-    expect(outcome.sharedSnapshotId).toMatch(new RegExp(`^shared-${database}-`));
+    expect(outcome.sharedSnapshotId).toMatch(new RegExp(`^${sharedPrefix(database)}`));
     expect(JSON.parse(run.output!)).toEqual({ databases: outcomes(run) });
+
+    // The database ran in a child execution of its own, started by this run, whose output is the outcome.
+    const child = childOf(twin, run, database);
+    expect(childrenOf(twin, run)).toEqual([child]);
+    expect(child.stateMachineArn).toBe(twin.machineArn('source', 'replicateDatabase'));
+    expect(childInput(child)).toMatchObject({
+      database,
+      executionId: run.executionArn,
+      runId: run.name,
+      AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: run.executionArn,
+    });
+    expect(describeRun(child)).toBe(`${child.name}: SUCCEEDED  `);
+    expect(JSON.parse(child.output!)).toEqual(outcome);
+    // The parent only started it: no per-database state, let alone a polling loop, is in its history.
+    expect(statesEntered(run)).toContain('Replicate One Database');
+    for (const state of [
+      'Take Database Lock',
+      'Start Polling Source Snapshot',
+      'Wait For Source Snapshot',
+      'Describe Source Snapshot',
+      'Back Off Source Snapshot',
+      'Start Polling Shared Copy',
+      'Wait For Shared Copy',
+      'Describe Shared Copy',
+      'Back Off Shared Copy',
+    ]) {
+      expect(statesEntered(run)).not.toContain(state);
+      expect(statesEntered(child)).toContain(state);
+    }
     for (const state of [
       'Take Database Lock',
       'Create Source Snapshot',
@@ -139,10 +174,10 @@ describe.each([
       'Release Database Lock',
       'Report Success',
     ]) {
-      expect(statesEntered(run)).toContain(state);
+      expect(statesEntered(child)).toContain(state);
     }
-    expect(statesEntered(run)).not.toContain('Notify Operations Of Failure');
-    expect(statesEntered(run)).not.toContain('Notify Operations Of Housekeeping Problem');
+    expect(statesEntered(child)).not.toContain('Notify Operations Of Failure');
+    expect(statesEntered(child)).not.toContain('Notify Operations Of Housekeeping Problem');
   });
 
   test('the shared copy is the only snapshot left of it, encrypted with the stack key and tagged', async () => {
@@ -165,7 +200,7 @@ describe.each([
     // The intermediate snapshot (aws/rds or unencrypted, which could not be shared) is gone.
     expect(
       (await manualSnapshots(twin)).filter((s) =>
-        s.DBSnapshotIdentifier!.startsWith(`intermediate-${database}-`),
+        s.DBSnapshotIdentifier!.startsWith(intermediatePrefix(database)),
       ),
     ).toEqual([]);
     if (encryption !== 'none') {
@@ -296,7 +331,7 @@ test('two databases in one run, one snapshot failing: the other is replicated, t
   await createSourceDatabase(twin, { id: 'bad-db' });
   await twin.moto.control.addFault({
     kind: 'snapshot-status',
-    match: 'intermediate-bad-db-*',
+    match: `${intermediatePrefix('bad-db')}*`,
     status: 'failed',
   });
 
@@ -306,6 +341,15 @@ test('two databases in one run, one snapshot failing: the other is replicated, t
   expect(run.error).toBe('ReplicationFailed');
   expect(run.cause).toContain('"bad-db"');
   expect(run.cause).not.toContain('good-db');
+  // The Cause names the failing database's Error.
+  expect(run.cause).toMatch(/^replication failed for \["bad-db"\]: \["SnapshotFailed"\]/);
+  // Each database ran in a child execution of its own; a failure is caught there, not in the parent.
+  const goodChild = childOf(twin, run, 'good-db');
+  const badChild = childOf(twin, run, 'bad-db');
+  expect(childrenOf(twin, run)).toHaveLength(2);
+  expect([goodChild.status, badChild.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+  expect(eventsOf(badChild, 'Explain Failed Source Snapshot')).toHaveLength(1);
+  expect(statesEntered(run)).not.toContain('Report Child Failure');
 
   const good = outcomeOf(run, 'good-db');
   expect(good.status).toBe('SUCCEEDED');
@@ -315,7 +359,11 @@ test('two databases in one run, one snapshot failing: the other is replicated, t
     failedState: 'Create Source Snapshot',
     error: 'SnapshotFailed',
   });
-  expect(bad.cause).toMatch(/^snapshot intermediate-bad-db-\S+ of bad-db is failed, not available$/);
+  expect(bad.cause).toMatch(
+    /^snapshot rds-replica-source-dev-intermediate-bad-db-\S+ of bad-db is failed, not available$/,
+  );
+  expect(JSON.parse(badChild.output!)).toEqual(bad);
+  expect(JSON.parse(goodChild.output!)).toEqual(good);
 
   // good-db: shared and announced as usual.
   expect(await snapshotIdsOf(twin, 'good-db')).toEqual([good.sharedSnapshotId]);
@@ -359,7 +407,7 @@ test('a second run for a database being replicated is refused; the first run and
     previous?.(exec, event);
     if (
       !second &&
-      exec === first &&
+      isChildOf(exec, first) &&
       event.type === 'StateEntered' &&
       event.state === 'Wait For Source Snapshot'
     ) {
@@ -377,9 +425,9 @@ test('a second run for a database being replicated is refused; the first run and
       expect.objectContaining({ pk: `lock#${database}`, holder: first.executionArn, runId: 'busy-first' }),
     ]);
     const underway = await snapshotsOf(twin, database);
-    expect(underway.map((s) => [s.DBSnapshotIdentifier!.split('-').slice(0, 3).join('-'), s.Status])).toEqual(
-      [[`intermediate-${database}`, 'creating']],
-    );
+    expect(underway.map((s) => [s.DBSnapshotIdentifier, s.Status])).toEqual([
+      [expect.stringMatching(new RegExp(`^${intermediatePrefix(database)}`)), 'creating'],
+    ]);
   } finally {
     twin.sfn.onEvent = previous;
     release?.();
@@ -398,7 +446,8 @@ test('a second run for a database being replicated is refused; the first run and
     error: 'ReplicationAlreadyRunning',
   });
   expect(refused.cause).toContain(first.executionArn);
-  const secondStates = statesEntered(second!);
+  const secondStates = statesEntered(childOf(twin, second!, database));
+  expect(secondStates).toContain('Refuse Concurrent Run');
   for (const state of [
     'Create Source Snapshot',
     'Delete Intermediate Snapshot After Failure',
@@ -548,7 +597,8 @@ describe('bad input fails with InvalidInput before anything is created', () => {
     expect(run.cause).toMatch(cause);
     // Nothing was locked, snapshotted or announced: the run never reached the replication.
     expect(statesEntered(run)).not.toContain(EACH_DATABASE);
-    expect(eventsOf(run, 'Take Database Lock')).toEqual([]);
+    expect(eventsOf(run, 'Replicate One Database')).toEqual([]);
+    expect(childrenOf(twin, run)).toEqual([]);
     expect((await manualSnapshots(twin)).map((s) => s.DBSnapshotIdentifier).sort()).toEqual(snapshotsBefore);
     expect(await tableItems(story)).toEqual(itemsBefore);
     expect(await takeMessages(story)).toEqual([]);

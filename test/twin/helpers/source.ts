@@ -22,11 +22,14 @@ import contract from '../../../src/contracts/contract.json';
 import schema from '../../../src/contracts/replication-message.schema.json';
 import type { DeployedStack, ExecutionRecord, Twin } from '../../../twin/src';
 import { DEFAULT_MOTO_DURATIONS } from '../../../twin/src/moto';
-import type { AslDefinition, HistoryEvent } from '../../../twin/src/stepfunctions';
+import type { HistoryEvent } from '../../../twin/src/stepfunctions';
 
 export const DEPLOYMENT_ID = 'rds-replica-source-dev';
 export const TAG = contract.tagKeys;
 export const SECOND_DESTINATION_ACCOUNT = '333333333333';
+/** How this deployment's snapshots of `database` are named: `<prefix><run token>`. */
+export const intermediatePrefix = (database: string) => `${DEPLOYMENT_ID}-intermediate-${database}-`;
+export const sharedPrefix = (database: string) => `${DEPLOYMENT_ID}-shared-${database}-`;
 /** The state of the source machine whose output lists each database's outcome. */
 export const EACH_DATABASE = 'Replicate Each Database';
 
@@ -113,6 +116,53 @@ export function outcomeOf(exec: ExecutionRecord, database: string): Outcome {
   const found = outcomes(exec).find((o) => o.database === database);
   if (!found) throw new Error(`${exec.name} has no outcome for ${database}`);
   return found;
+}
+
+// ---- the child execution of each database --------------------------------------------------------
+//
+// `replicate` runs each database in a child execution of `replicate-database`
+// (states:startExecution.sync:2): the per-database states, their retries and failures are in the
+// child's history; the parent's Map only collects each child's output (the database's outcome).
+
+/** Name suffix of the source's per-database state machine. */
+export const DATABASE_MACHINE_SUFFIX = '-replicate-database';
+
+/** What `replicate` passes to each child execution. */
+export interface ChildInput {
+  database: string;
+  executionId: string;
+  runId: string;
+  runToken: string;
+  AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: string;
+}
+
+export function childInput(child: ExecutionRecord): ChildInput {
+  return JSON.parse(child.input) as ChildInput;
+}
+
+/** Every execution of `replicate-database` that `parent` started (its input names the parent). */
+export function childrenOf(twin: Twin, parent: ExecutionRecord): ExecutionRecord[] {
+  return [...twin.sfn.executions.values()]
+    .filter((e) => e.stateMachineArn.endsWith(DATABASE_MACHINE_SUFFIX))
+    .filter((e) => childInput(e).AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID === parent.executionArn)
+    .sort((a, b) => a.startDate - b.startDate);
+}
+
+/** The one child execution of `parent` that replicated `database`. */
+export function childOf(twin: Twin, parent: ExecutionRecord, database: string): ExecutionRecord {
+  const found = childrenOf(twin, parent).filter((e) => childInput(e).database === database);
+  if (found.length !== 1) {
+    throw new Error(`${parent.name} started ${found.length} child executions for ${database}, expected 1`);
+  }
+  return found[0]!;
+}
+
+/** True when `exec` is a child execution `parent` started (for `twin.sfn.onEvent` hooks). */
+export function isChildOf(exec: ExecutionRecord, parent: ExecutionRecord): boolean {
+  return (
+    exec.stateMachineArn.endsWith(DATABASE_MACHINE_SUFFIX) &&
+    childInput(exec).AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID === parent.executionArn
+  );
 }
 
 /** Names of the states entered, in order (Map iterations included). */
