@@ -49,6 +49,8 @@ export interface ExecutionRecord {
   history: HistoryEvent[];
   done: Promise<void>;
   abort?: () => void;
+  /** Executions a `startExecution.sync` task of this one started (stopped with it). */
+  children: string[];
 }
 
 export interface AslDefinition {
@@ -165,6 +167,7 @@ export class StepFunctionsService {
       startDate: this.clock.now(),
       history: [],
       done: Promise.resolve(),
+      children: [],
     };
     this.executions.set(executionArn, record);
     record.done = this.run(machine, record, parsed);
@@ -265,6 +268,7 @@ export class StepFunctionsService {
       this.dispatch('arn:aws:states:::states:startExecution', params, caller),
     )) as { ExecutionArn: string };
     const child = this.describeExecution(caller, started.ExecutionArn);
+    caller.execution.children.push(child.executionArn);
     await child.done;
     const description = {
       ExecutionArn: child.executionArn,
@@ -314,6 +318,8 @@ export class StepFunctionsService {
   stopExecution(caller: { account: string }, executionArn: string): ExecutionRecord {
     const exec = this.describeExecution(caller, executionArn);
     if (exec.status === 'RUNNING') exec.abort?.();
+    // Step Functions stops the child executions its .sync tasks were waiting for.
+    for (const child of exec.children) this.stopExecution(caller, child);
     return exec;
   }
 
