@@ -1,30 +1,12 @@
-import Ajv2020 from 'ajv/dist/2020';
 import {
   MAX_MESSAGE_BYTES,
   parseReplicationMessage,
   type ReplicationMessage,
 } from '../../src/contracts/message';
 import schema from '../../src/contracts/replication-message.schema.json';
+import { validateMessage } from '../helpers/message-schema';
 
-/**
- * RFC 3339 section 5.6 date-time written independently of src/contracts/time.ts (no leap seconds:
- * see time.ts): the regex checks the shape, a Date round trip checks the calendar.
- */
-function rfc3339(text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/.exec(
-    text,
-  );
-  if (!m) return false;
-  const [, y, mo, d, h, mi, s, , , oh, om] = m;
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return false;
-  if (oh !== undefined && (Number(oh) > 23 || Number(om) > 59)) return false;
-  const date = new Date(`${y}-${mo}-${d}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === `${y}-${mo}-${d}`;
-}
-
-const ajv = new Ajv2020({ allErrors: true, strict: true });
-ajv.addFormat('date-time', rfc3339);
-const validate = ajv.compile(schema);
+const validate = validateMessage;
 
 const SOURCE = '111111111111';
 const REGION = 'eu-west-1';
