@@ -638,7 +638,8 @@ const WHY_BY_SID: Record<string, string> = {
     'copy it with the shared key and tag it on creation, only snapshots named after this deployment',
   RunOneExecutionPerDatabase:
     '`replicate` starts one `replicate-database` execution per database (startExecution.sync:2)',
-  FollowTheDatabaseExecutions: 'and follows or stops those executions',
+  FollowTheDatabaseExecutions:
+    'follow or stop those executions; a lock whose holder (one of them) no longer runs is taken over',
   ManagedRuleForSyncExecutions:
     'Step Functions follows .sync child executions through this managed EventBridge rule',
   ShareAndDeleteOwnSnapshots:
@@ -651,7 +652,6 @@ const WHY_BY_SID: Record<string, string> = {
   EncryptTopicMessages: 'both topics are encrypted with the topic key',
   LocksAndSharedCopyRecords:
     'per-database lock (`lock#<db>`) and the record of each shared copy (`copy#<db>`)',
-  CheckLockHolder: 'a lock whose holder no longer runs is taken over',
   DeliverLogs: 'state machine logging (no resource-level permissions)',
   DeliverExecutionLogs: 'state machine logging (no resource-level permissions)',
   SendTraces: 'X-Ray, only with tracingEnabled=true (no resource-level permissions)',

@@ -124,7 +124,8 @@ async function expectCleanFailure(
     error,
     cause: outcome.cause,
     runId: run.name,
-    executionArn: run.executionArn,
+    // The child execution that held the database's lock and failed there, not the parent run.
+    executionArn: result.child.executionArn,
   });
   for (const cleanupError of [
     'copyCleanupError',
@@ -306,7 +307,7 @@ test('deleting the intermediate snapshot keeps failing: replicated with a warnin
   expect(notices[0]!.message).toMatchObject({
     database,
     runId: run.name,
-    executionArn: run.executionArn,
+    executionArn: child.executionArn,
     sharedSnapshotArn: outcome.sharedSnapshotArn,
     details: {
       names: { intermediate: left[0]!.DBSnapshotIdentifier },
@@ -352,9 +353,14 @@ test('a run aborted while waiting leaves its lock behind; the next run takes it 
   expect(aborted.status).toBe('ABORTED');
   expect(abortedChild).toBe(childOf(twin, aborted, database));
   expect(abortedChild!.status).toBe('ABORTED');
-  // An aborted execution runs no Catch: its lock stays (and its snapshot, tagged with its run id).
+  // An aborted execution runs no Catch: its lock stays (and its snapshot, tagged with its run id),
+  // held by the aborted child execution, which is no longer running.
   expect(await tableItems(story, database)).toEqual([
-    expect.objectContaining({ pk: `lock#${database}`, holder: aborted.executionArn }),
+    expect.objectContaining({
+      pk: `lock#${database}`,
+      holder: abortedChild!.executionArn,
+      runId: 'abandoned-first',
+    }),
   ]);
 
   const next = await twin.run('source', 'replicate', { databases: [database] }, 'abandoned-second');
@@ -362,6 +368,13 @@ test('a run aborted while waiting leaves its lock behind; the next run takes it 
   expect(describeRun(next)).toBe('abandoned-second: SUCCEEDED  ');
   const nextChild = childOf(twin, next, database);
   expect(eventsOf(nextChild, 'Take Over Stale Lock')).toHaveLength(1);
+  // It took the lock over because it found the aborted child holding it, and that child ABORTED.
+  const checked = eventsOf(nextChild, 'Check Lock Holder', 'StateExited');
+  expect(checked).toHaveLength(1);
+  expect(checked[0]!.output).toMatchObject({
+    lockItem: { Item: { holder: { S: abortedChild!.executionArn } } },
+    holderExecution: { status: 'ABORTED' },
+  });
   expect(statesEntered(nextChild)).not.toContain('Refuse Concurrent Run');
   const outcome = outcomeOf(next, database);
   expect((await takeMessages(story)).map((m) => m.message.runId)).toEqual(['abandoned-second']);
@@ -434,7 +447,7 @@ test('the maximum wait is exceeded (maxWaitMinutes=30): SnapshotTimedOut after a
     failedState: 'Create Source Snapshot',
     error: 'SnapshotTimedOut',
     cause: outcome.cause,
-    executionArn: run.executionArn,
+    executionArn: child.executionArn,
   });
   expect(notices[0]!.message.details).not.toHaveProperty('intermediateCleanupError');
 });

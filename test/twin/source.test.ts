@@ -139,12 +139,15 @@ describe.each([
     const child = childOf(twin, run, database);
     expect(childrenOf(twin, run)).toEqual([child]);
     expect(child.stateMachineArn).toBe(twin.machineArn('source', 'replicateDatabase'));
-    expect(childInput(child)).toMatchObject({
+    // Its input names the run but no lock holder: the child holds the lock under its own ARN.
+    expect(childInput(child)).toEqual({
       database,
-      executionId: run.executionArn,
       runId: run.name,
+      runToken: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
       AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: run.executionArn,
     });
+    expect(childInput(child)).not.toHaveProperty('executionId');
+    expect(outcome.sharedSnapshotId).toBe(`${sharedPrefix(database)}${childInput(child).runToken}`);
     expect(describeRun(child)).toBe(`${child.name}: SUCCEEDED  `);
     expect(JSON.parse(child.output!)).toEqual(outcome);
     // The parent only started it: no per-database state, let alone a polling loop, is in its history.
@@ -384,7 +387,8 @@ test('two databases in one run, one snapshot failing: the other is replicated, t
     error: 'SnapshotFailed',
     cause: bad.cause,
     runId: run.name,
-    executionArn: run.executionArn,
+    // The child execution that held bad-db's lock and failed there, not the parent run.
+    executionArn: badChild.executionArn,
   });
   expect(notices[0]!.message.details).not.toHaveProperty('intermediateCleanupError');
   expect(notices[0]!.message.details).not.toHaveProperty('lockCleanupError');
@@ -419,10 +423,17 @@ test('a second run for a database being replicated is refused; the first run and
     await waitFor(() => second !== undefined);
     await second!.done;
 
-    // The moment the second run gave up: the first is still running, holding the lock, its snapshot underway.
+    // The moment the second run gave up: the first is still running, its child execution for the
+    // database holding the lock (and running too), its snapshot underway.
     expect(first.status).toBe('RUNNING');
+    const firstChild = childOf(twin, first, database);
+    expect(firstChild.status).toBe('RUNNING');
     expect(await tableItems(story, database)).toEqual([
-      expect.objectContaining({ pk: `lock#${database}`, holder: first.executionArn, runId: 'busy-first' }),
+      expect.objectContaining({
+        pk: `lock#${database}`,
+        holder: firstChild.executionArn,
+        runId: 'busy-first',
+      }),
     ]);
     const underway = await snapshotsOf(twin, database);
     expect(underway.map((s) => [s.DBSnapshotIdentifier, s.Status])).toEqual([
@@ -445,8 +456,10 @@ test('a second run for a database being replicated is refused; the first run and
     failedState: 'Take Database Lock',
     error: 'ReplicationAlreadyRunning',
   });
-  expect(refused.cause).toContain(first.executionArn);
-  const secondStates = statesEntered(childOf(twin, second!, database));
+  // The Cause names the lock holder: the first run's child execution for the database.
+  expect(refused.cause).toContain(childOf(twin, first, database).executionArn);
+  const secondChild = childOf(twin, second!, database);
+  const secondStates = statesEntered(secondChild);
   expect(secondStates).toContain('Refuse Concurrent Run');
   for (const state of [
     'Create Source Snapshot',
@@ -462,7 +475,7 @@ test('a second run for a database being replicated is refused; the first run and
     database,
     failedState: 'Take Database Lock',
     error: 'ReplicationAlreadyRunning',
-    executionArn: second!.executionArn,
+    executionArn: secondChild.executionArn,
   });
 
   // The first run: succeeded as if alone.

@@ -17,7 +17,6 @@ import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
-import Ajv2020 from 'ajv/dist/2020';
 import contract from '../../../src/contracts/contract.json';
 import schema from '../../../src/contracts/replication-message.schema.json';
 import type { DeployedStack, ExecutionRecord, Twin } from '../../../twin/src';
@@ -127,10 +126,13 @@ export function outcomeOf(exec: ExecutionRecord, database: string): Outcome {
 /** Name suffix of the source's per-database state machine. */
 export const DATABASE_MACHINE_SUFFIX = '-replicate-database';
 
-/** What `replicate` passes to each child execution. */
+/**
+ * What `replicate` passes to each child execution. No execution id: the child holds its database's
+ * lock under its own execution ARN ($$.Execution.Id), so that a child stopped or timed out while its
+ * parent goes on leaves a lock whose holder is recognisably no longer running.
+ */
 export interface ChildInput {
   database: string;
-  executionId: string;
   runId: string;
   runToken: string;
   AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: string;
@@ -324,27 +326,6 @@ export async function takeNotices(story: SourceStory): Promise<Delivery<Notice>[
 
 // ---- the message contract ------------------------------------------------------------------------
 
-/** RFC 3339 date-time (section 5.6), independent of src/contracts/time.ts. */
-function rfc3339(text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/.exec(
-    text,
-  );
-  if (!m) return false;
-  const [, y, mo, d, h, mi, s, , , oh, om] = m;
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return false;
-  if (oh !== undefined && (Number(oh) > 23 || Number(om) > 59)) return false;
-  const date = new Date(`${y}-${mo}-${d}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === `${y}-${mo}-${d}`;
-}
-
-const ajv = new Ajv2020({ allErrors: true, strict: true });
-ajv.addFormat('date-time', rfc3339);
-const validateMessage = ajv.compile(schema);
-
-/** The schema's verdict on a message: an empty list when it is valid. */
-export function schemaErrors(message: unknown): string[] {
-  if (validateMessage(message)) return [];
-  return (validateMessage.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`);
-}
+export { schemaErrors } from '../../helpers/message-schema';
 
 export const CONTRACT_FIELDS: readonly string[] = [...schema.required].sort();
