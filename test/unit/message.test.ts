@@ -3,7 +3,6 @@ import {
   parseReplicationMessage,
   type ReplicationMessage,
 } from '../../src/contracts/message';
-import schema from '../../src/contracts/replication-message.schema.json';
 import { validateMessage } from '../helpers/message-schema';
 
 const validate = validateMessage;

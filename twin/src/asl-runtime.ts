@@ -6,8 +6,8 @@
 import './polyfills';
 import { readFileSync } from 'node:fs';
 import Module from 'node:module';
-import { runInThisContext } from 'node:vm';
 import { dirname } from 'node:path';
+import { runInThisContext } from 'node:vm';
 import type * as Asl from 'aws-local-stepfunctions';
 import type { VirtualClock } from './clock';
 

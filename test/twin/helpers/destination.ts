@@ -15,7 +15,7 @@ import {
 import contract from '../../../src/contracts/contract.json';
 import type { DeployedStack, ExecutionRecord, Twin } from '../../../twin/src';
 import { createDestinationNetwork, createSourceDatabase, seedSecret } from '../../../twin/src/fixtures';
-import type { AslDefinition, ExecutionRecord as Exec, HistoryEvent } from '../../../twin/src/stepfunctions';
+import type { HistoryEvent } from '../../../twin/src/stepfunctions';
 
 export const DATABASE = 'orders-db';
 export const SECRET_NAME = `rds-replica/${DATABASE}`;
