@@ -373,8 +373,12 @@ async function read({ resolveVariable }) {
     anyInstance: rdsArn('db:*'),
     // Replicas are named <prefix>-<snapshot time> (src/contracts/names.ts); writes that cannot be
     // confined by a tag the role could set itself are confined to these names.
-    replicaInstances: databases.map((db) => rdsArn(`db:${instanceNamePrefix.replaceAll('{database}', db)}-*`)),
-    finalSnapshots: databases.map((db) => rdsArn(`snapshot:${instanceNamePrefix.replaceAll('{database}', db)}-*`)),
+    replicaInstances: databases.map((db) =>
+      rdsArn(`db:${instanceNamePrefix.replaceAll('{database}', db)}-*`),
+    ),
+    finalSnapshots: databases.map((db) =>
+      rdsArn(`snapshot:${instanceNamePrefix.replaceAll('{database}', db)}-*`),
+    ),
     subnetGroup: rdsArn(`subgrp:${dbSubnetGroupName}`),
     // Without an explicit group RDS uses the engine's default group (`default.<family>`,
     // `default:<engine>-<major>`), as in AWS's own CreateDBInstance policy example.
