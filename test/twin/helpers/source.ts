@@ -18,6 +18,7 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import contract from '../../../src/contracts/contract.json';
+import type { ReplicationMessage } from '../../../src/contracts/message';
 import schema from '../../../src/contracts/replication-message.schema.json';
 import type { DeployedStack, ExecutionRecord, Twin } from '../../../twin/src';
 import { DEFAULT_MOTO_DURATIONS } from '../../../twin/src/moto';
@@ -290,17 +291,7 @@ async function drain(twin: Twin, queueUrl: string): Promise<Delivery[]> {
   }
 }
 
-export interface ReplicationMessage {
-  version: number;
-  sourceAccountId: string;
-  sourceRegion: string;
-  sourceDbInstanceIdentifier: string;
-  engine: string;
-  engineVersion: string;
-  sharedSnapshotArn: string;
-  snapshotCreateTime: string;
-  runId: string;
-}
+export type { ReplicationMessage };
 
 /** Replication messages published since the last call. */
 export async function takeMessages(story: SourceStory): Promise<Delivery<ReplicationMessage>[]> {
