@@ -3,6 +3,7 @@
 // parameters. The definitions themselves are executed by the twin tests.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { extract, type Statement } from '../../scripts/iam-table';
 import contract from '../../src/contracts/contract.json';
 import { type CfnTemplate, packageService, resourcesOfType } from '../../twin/src/package';
 
@@ -26,21 +27,6 @@ const EVERYTHING = {
 };
 
 type Json = Record<string, unknown>;
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action?: string | string[];
-  NotAction?: unknown;
-  Resource?: unknown;
-  NotResource?: unknown;
-  Principal?: unknown;
-  Condition?: Json;
-}
-interface Located {
-  where: string;
-  kind: 'identity' | 'resource';
-  statement: Statement;
-}
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const props = (t: CfnTemplate, id: string) => {
@@ -49,50 +35,13 @@ const props = (t: CfnTemplate, id: string) => {
   return r.Properties as Json;
 };
 
-/** Every IAM statement of the template: role and policy documents, and resource policies. */
-function statements(t: CfnTemplate): Located[] {
-  const out: Located[] = [];
-  for (const [id, r] of Object.entries(t.Resources)) {
-    const p = (r.Properties ?? {}) as Json;
-    const add = (doc: unknown, where: string, kind: Located['kind']) => {
-      for (const s of asArray((doc as { Statement?: Statement | Statement[] } | undefined)?.Statement)) {
-        out.push({ where, kind, statement: s });
-      }
-    };
-    switch (r.Type) {
-      case 'AWS::IAM::Role':
-        for (const pol of asArray(p.Policies as { PolicyName: string; PolicyDocument: unknown }[])) {
-          add(pol.PolicyDocument, `${id}/${pol.PolicyName}`, 'identity');
-        }
-        break;
-      case 'AWS::IAM::Policy':
-      case 'AWS::IAM::ManagedPolicy':
-        add(p.PolicyDocument, id, 'identity');
-        break;
-      case 'AWS::KMS::Key':
-        add(p.KeyPolicy, id, 'resource');
-        break;
-      case 'AWS::SNS::TopicPolicy':
-      case 'AWS::SQS::QueuePolicy':
-      case 'AWS::S3::BucketPolicy':
-        add(p.PolicyDocument, id, 'resource');
-        break;
-    }
-  }
-  return out;
-}
+/** Every policy statement of the template (scripts/iam-table.ts reads them for the README table too). */
+const statements = (t: CfnTemplate) => extract(t, 'destination').located;
 
-/** Statements of the role itself and of AWS::IAM::Policy resources attached to it. */
+/** Identity statements that apply to a role: its own policies and the AWS::IAM::Policy attached to it. */
 function roleStatements(t: CfnTemplate, roleId: string): Statement[] {
   return statements(t)
-    .filter(
-      ({ where }) =>
-        where.startsWith(`${roleId}/`) ||
-        (t.Resources[where]?.Type === 'AWS::IAM::Policy' &&
-          asArray(props(t, where).Roles as unknown[]).some(
-            (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
-          )),
-    )
+    .filter((l) => l.kind === 'identity' && l.roles.includes(roleId))
     .map((l) => l.statement);
 }
 
@@ -301,7 +250,7 @@ describe('destination service, dev stage (no parameters given)', () => {
   });
 
   test('the key policy grants nothing to another account or to everyone', () => {
-    const keyStatements = statements(t).filter((l) => l.kind === 'resource' && l.where === 'ReplicaKey');
+    const keyStatements = statements(t).filter((l) => l.kind === 'key' && l.resource === 'ReplicaKey');
     expect(keyStatements.length).toBeGreaterThan(0);
     for (const { statement } of keyStatements) {
       const principals = asArray((statement.Principal as { AWS?: unknown }).AWS);

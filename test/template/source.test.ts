@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { extract, type Located, principalsOf, render, type Statement } from '../../scripts/iam-table';
 import messageSchema from '../../src/contracts/replication-message.schema.json';
 import {
   type CfnTemplate,
@@ -14,19 +15,6 @@ import {
 } from '../../twin/src/package';
 
 type Json = Record<string, unknown>;
-interface Statement {
-  Sid?: string;
-  Effect: 'Allow' | 'Deny';
-  Principal?: unknown;
-  Action?: string | string[];
-  Resource?: unknown;
-  Condition?: Json;
-}
-interface Located {
-  where: string; // resource logical id and kind of policy
-  kind: 'identity' | 'key' | 'topic' | 'other';
-  statement: Statement;
-}
 
 const DESTINATION = '222222222222';
 const OTHER_DESTINATION = '333333333333';
@@ -37,79 +25,41 @@ const USE_ACTIONS = [
   'kms:GenerateDataKey*',
   'kms:ReEncrypt*',
 ];
+/** A value for each template parameter that turns on the optional statements and flips each condition. */
+const EVERY_OPTION: Record<string, string> = {
+  SharedKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  NotificationEmail: 'dba-oncall@example.com',
+  XRayTracing: 'true',
+};
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** Renders the intrinsic functions policies use into comparable strings (partition `aws`). */
-function render(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const v = value as Json;
-  if (v.Ref === 'AWS::Partition') return 'aws';
-  if (typeof v.Ref === 'string') return `{Ref ${v.Ref}}`;
-  if (Array.isArray(v['Fn::GetAtt'])) return `{GetAtt ${(v['Fn::GetAtt'] as string[]).join('.')}}`;
-  if (Array.isArray(v['Fn::Join'])) {
-    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map(render).join(sep);
-  }
-  if (typeof v['Fn::Sub'] === 'string') {
-    const pseudo: Record<string, string> = { Partition: 'aws', Region: 'REGION', AccountId: 'ACCOUNT' };
-    return (v['Fn::Sub'] as string).replace(/\$\{AWS::(\w+)\}/g, (ref, name: string) => pseudo[name] ?? ref);
-  }
-  return JSON.stringify(value);
+/** Principals rendered by scripts/iam-table.ts (pseudo parameters stay symbolic: `<account>`). */
+const principals = (s: Statement): string[] => principalsOf(s).map((p) => p.text);
+
+/** Every policy statement of the template as deployed with its packaged parameter defaults. */
+const statements = (template: CfnTemplate): Located[] => extract(template, 'source').located;
+
+/** The same template deployed with other parameter values (they are its parameters' defaults). */
+function withParameters(template: CfnTemplate, values: Record<string, string>): CfnTemplate {
+  const parameters = (template.Parameters ?? {}) as Record<string, Json>;
+  expect(Object.keys(parameters).sort()).toEqual(Object.keys(values).sort());
+  return {
+    ...template,
+    Parameters: Object.fromEntries(
+      Object.entries(parameters).map(([name, p]) => [name, { ...p, Default: values[name] }]),
+    ),
+  };
 }
 
-const principals = (s: Statement): string[] => {
-  const p = s.Principal as Json | string | undefined;
-  if (p === undefined) return [];
-  if (typeof p === 'string') return [p];
-  return [...asArray(p.AWS as unknown), ...asArray(p.Service as unknown)].map(render);
-};
-
-/** A statement list may hold `Fn::If` entries (optional statements): both branches count. */
-function flattenStatements(list: unknown): Statement[] {
-  return asArray(list as unknown[]).flatMap((entry) => {
-    const e = entry as Json;
-    if (Array.isArray(e['Fn::If'])) {
-      const [, whenTrue, whenFalse] = e['Fn::If'] as unknown[];
-      return [whenTrue, whenFalse].filter((b) => (b as Json).Ref !== 'AWS::NoValue') as Statement[];
-    }
-    return [e as unknown as Statement];
-  });
-}
-
-/** Every policy statement of the template, wherever it lives. */
-function statements(template: CfnTemplate): Located[] {
-  const out: Located[] = [];
-  for (const [id, r] of Object.entries(template.Resources)) {
-    const p = (r.Properties ?? {}) as Json;
-    const add = (doc: unknown, where: string, kind: Located['kind']) => {
-      for (const statement of flattenStatements((doc as Json | undefined)?.Statement))
-        out.push({ where, kind, statement });
-    };
-    switch (r.Type) {
-      case 'AWS::IAM::Role':
-        add(p.AssumeRolePolicyDocument, `${id} trust policy`, 'other');
-        for (const policy of asArray(p.Policies as Json[]))
-          add(policy.PolicyDocument, `${id} policy ${policy.PolicyName}`, 'identity');
-        break;
-      case 'AWS::IAM::Policy':
-      case 'AWS::IAM::ManagedPolicy':
-        add(p.PolicyDocument, id, 'identity');
-        break;
-      case 'AWS::KMS::Key':
-        add(p.KeyPolicy, `${id} key policy`, 'key');
-        break;
-      case 'AWS::SNS::TopicPolicy':
-        add(p.PolicyDocument, `${id} topic policy`, 'topic');
-        break;
-      case 'AWS::S3::BucketPolicy':
-      case 'AWS::SQS::QueuePolicy':
-        add(p.PolicyDocument, `${id} resource policy`, 'other');
-        break;
-    }
-  }
-  return out;
-}
+/**
+ * Both branches of every optional statement: the statements with the packaged defaults and with
+ * every option on (each template condition flipped).
+ */
+const everyBranch = (template: CfnTemplate): Located[] => [
+  ...statements(template),
+  ...statements(withParameters(template, EVERY_OPTION)),
+];
 
 /** One state machine's definition with CloudFormation substitutions replaced by a placeholder. */
 function parseDefinition(sm: Json): Json {
@@ -188,7 +138,10 @@ describe('schedule', () => {
 describe('IAM', () => {
   it('has no statement with a * action, and service wildcards only for the account that owns a key', () => {
     for (const p of [dev, twoAccounts]) {
-      for (const { where, kind, statement } of statements(p.template)) {
+      const located = everyBranch(p.template);
+      // the optional X-Ray statement (only with tracing on) is among them
+      expect(located.map((l) => l.statement.Sid)).toContain('SendTraces');
+      for (const { where, kind, statement } of located) {
         const actions = asArray(statement.Action);
         expect({ where, actions }).toEqual({ where, actions: expect.not.arrayContaining(['*']) });
         if (statement.Effect !== 'Allow') continue;
@@ -198,7 +151,7 @@ describe('IAM', () => {
             where,
             action: 'kms:*',
             kind: 'key',
-            principals: ['arn:aws:iam::ACCOUNT:root'],
+            principals: ['arn:aws:iam::<account>:root'],
           });
         }
       }
@@ -207,7 +160,9 @@ describe('IAM', () => {
 
   it('has no * resource on a mutating RDS, KMS, SNS or DynamoDB action', () => {
     const readOnly = /^(rds|kms|sns|dynamodb):(Describe|List|Get|Query|Scan|BatchGet)/;
-    for (const { where, kind, statement } of statements(dev.template)) {
+    const located = everyBranch(dev.template);
+    expect(located.map((l) => l.statement.Sid)).toContain('SendTraces');
+    for (const { where, kind, statement } of located) {
       if (kind !== 'identity' || statement.Effect !== 'Allow') continue;
       if (!asArray(statement.Resource).includes('*')) continue;
       const mutating = asArray(statement.Action).filter(
@@ -226,7 +181,7 @@ describe('IAM', () => {
       for (const resource of asArray(statement.Resource).map(render)) {
         // Reading spans the account; writing to snapshots only those named after this deployment.
         expect(resource).toMatch(
-          /^arn:aws:rds:REGION:ACCOUNT:(db:\*|snapshot:\*|snapshot:rds-replica-source-dev-\*)$/,
+          /^arn:aws:rds:<region>:<account>:(db:\*|snapshot:\*|snapshot:rds-replica-source-dev-\*)$/,
         );
       }
     }
@@ -259,7 +214,7 @@ describe('the shared key', () => {
   ])('grants %s exactly the use actions, and CreateGrant only for AWS resources', (_label, pkg, accounts) => {
     const expected = (accounts as string[]).map((a) => `arn:aws:iam::${a}:root`).sort();
     const toDestination = keyPolicy(pkg()).filter(({ statement }) =>
-      principals(statement).some((p) => !p.includes('ACCOUNT')),
+      principals(statement).some((p) => !p.includes('<account>')),
     );
     const granted = new Set<string>();
     for (const { statement } of toDestination) {
@@ -278,12 +233,13 @@ describe('the shared key', () => {
 
   it('is administered by its own account only, and the topic key is not shared at all', () => {
     const own = keyPolicy(dev).filter(({ statement }) =>
-      principals(statement).includes('arn:aws:iam::ACCOUNT:root'),
+      principals(statement).includes('arn:aws:iam::<account>:root'),
     );
     expect(own).toHaveLength(1);
     const topicKey = statements(dev.template).filter((s) => s.where === 'TopicKey key policy');
+    expect(topicKey.length).toBeGreaterThan(0);
     for (const { statement } of topicKey)
-      expect(principals(statement)).toEqual(['arn:aws:iam::ACCOUNT:root']);
+      expect(principals(statement)).toEqual(['arn:aws:iam::<account>:root']);
   });
 
   it('is the key the state machine copies with', () => {
@@ -320,7 +276,7 @@ describe('the replication topic', () => {
       }
       expect(Object.fromEntries(byAction)).toEqual({
         'sns:Subscribe': accounts.map((a) => `arn:aws:iam::${a}:root`).sort(),
-        'sns:Publish': ['{GetAtt StateMachineRole.Arn}'],
+        'sns:Publish': ['StateMachineRole.Arn'],
       });
     }
   });
