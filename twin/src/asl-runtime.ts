@@ -1,6 +1,10 @@
-// Loads aws-local-stepfunctions with three small hooks so that it runs on the virtual clock:
+// Loads aws-local-stepfunctions with a few small hooks so that it runs on the virtual clock and
+// records what Step Functions records:
 //  - its internal `sleep` (Wait states, Retry intervals) asks the clock instead of setTimeout;
-//  - event timestamps and `$$.Execution.StartTime` read the virtual time.
+//  - event timestamps and `$$.Execution.StartTime` read the virtual time;
+//  - a Task override receives the execution's event logger as its second argument, so that the
+//    twin can record TaskScheduled/TaskStarted/TaskSucceeded/TaskFailed in order with the state
+//    events, and those events of a Map iteration carry the iteration's index like the others.
 // The library is otherwise unchanged. If a future version no longer has these exact lines the
 // loader fails loudly instead of silently sleeping in real time.
 import './polyfills';
@@ -29,7 +33,20 @@ const PATCHES: Array<[string, string]> = [
     'StartTime: (/* @__PURE__ */ new Date()).toISOString()',
     'StartTime: options.runOptions?.context?.Execution?.StartTime ?? (/* @__PURE__ */ new Date()).toISOString()',
   ],
+  [
+    'await taskStateAction.execute(input, context, { overrideFn, awsConfig });',
+    'await taskStateAction.execute(input, context, { overrideFn: overrideFn && ((i) => overrideFn(i, options.eventLogger)), awsConfig });',
+  ],
+  [
+    'case "StateCaught":\n        event.index = index;',
+    'case "StateCaught":\n      case "TaskScheduled":\n      case "TaskStarted":\n      case "TaskSubmitted":\n      case "TaskSucceeded":\n      case "TaskFailed":\n        event.index = index;',
+  ],
 ];
+
+/** The library's event logger as a Task override receives it (see PATCHES). */
+export interface LibraryEventLogger {
+  dispatch(event: Record<string, unknown>): void;
+}
 
 const WITH_RESOLVERS = `if (typeof Promise.withResolvers !== 'function') {
   Promise.withResolvers = function () {

@@ -2,40 +2,15 @@
 import type { ExecutionRecord, HistoryEvent } from './stepfunctions';
 
 /**
- * The number of events the execution's history would hold on AWS (Standard workflows): each
- * state's Entered/Exited pair, three events per Task attempt (Scheduled, Started,
- * Succeeded/Failed), Map start/finish and per-iteration events, and the execution's own
- * Started and Succeeded/Failed.
+ * The number of events the execution's history holds on AWS (Standard workflows): the events the
+ * twin recorded under the name Step Functions gives them (`awsType`, see HistoryEvent): every
+ * state's Entered and Exited (a Fail state: Entered only), per Task attempt Scheduled, Started
+ * (Submitted for `.sync`) and Succeeded or Failed, Map/Parallel Started and Succeeded, each Map
+ * iteration's Started and Succeeded, the execution's Started and Succeeded/Failed. The executor's
+ * own markers (StateRetried, StateFailed, StateCaught, Parallel branches) are not AWS events.
  */
 export function historyEventCount(exec: ExecutionRecord): number {
-  let n = 0;
-  for (const e of exec.history) {
-    switch (e.type) {
-      case 'ExecutionStarted':
-      case 'ExecutionSucceeded':
-      case 'ExecutionFailed':
-      case 'ExecutionAborted':
-      case 'ExecutionTimeout':
-      case 'StateExited':
-      case 'MapIterationStarted':
-      case 'MapIterationSucceeded':
-      case 'MapIterationFailed':
-      case 'ParallelBranchStarted':
-      case 'ParallelBranchSucceeded':
-      case 'ParallelBranchFailed':
-        n += 1;
-        break;
-      case 'StateEntered':
-        n += 1;
-        if (e.stateType === 'Task') n += 3;
-        if (e.stateType === 'Map' || e.stateType === 'Parallel') n += 2;
-        break;
-      case 'StateRetried':
-        n += 3;
-        break;
-    }
-  }
-  return n;
+  return exec.history.filter((e) => e.awsType !== undefined).length;
 }
 
 /** State transitions as Step Functions bills them: every state entered, retries included. */
@@ -115,4 +90,37 @@ export function maxConcurrentIterations(events: HistoryEvent[], mapState: string
     max = Math.max(max, running);
   }
   return max;
+}
+
+export interface Occurrence {
+  execution: string;
+  /** `input`, `output`, `error`, `cause`, or the event (`TaskSucceeded Point The Secret At The Replica`). */
+  where: string;
+}
+
+/**
+ * Where `needle` (a secret value) occurs in what Step Functions keeps of these executions: their
+ * input, output, Error and Cause, and every event of their histories: task parameters, raw task
+ * results (TaskSucceeded, before ResultSelector trims them), failures' Error and Cause, and the
+ * states' inputs and outputs. Every secret-leak scan reads through here.
+ */
+export function occurrences(executions: Iterable<ExecutionRecord>, needle: string): Occurrence[] {
+  const found: Occurrence[] = [];
+  for (const e of executions) {
+    const fields: Array<[string, string | undefined]> = [
+      ['input', e.input],
+      ['output', e.output],
+      ['error', e.error],
+      ['cause', e.cause],
+    ];
+    for (const [where, value] of fields) {
+      if (value?.includes(needle)) found.push({ execution: e.name, where });
+    }
+    for (const ev of e.history) {
+      if (JSON.stringify(ev).includes(needle)) {
+        found.push({ execution: e.name, where: `${ev.awsType ?? ev.type} ${ev.state ?? ''}`.trim() });
+      }
+    }
+  }
+  return found;
 }

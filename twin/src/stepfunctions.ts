@@ -2,14 +2,31 @@
 // by aws-local-stepfunctions on the virtual clock, every Task sent through the dispatcher.
 // Implements the API calls the services and tests use (StartExecution with Standard-workflow
 // idempotency, DescribeExecution, ListExecutions, StopExecution) and records each execution's
-// history (states entered and exited with virtual times, task inputs and outputs, retries, errors).
-import { loadAsl, toLibraryRealm } from './asl-runtime';
+// history as Step Functions records it (see HistoryEvent), on virtual times.
+import { type LibraryEventLogger, loadAsl, toLibraryRealm } from './asl-runtime';
 import type { VirtualClock } from './clock';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
+/**
+ * One event of an execution's history. `awsType` is the event as the Step Functions API names it
+ * (`HistoryEventType`): ExecutionStarted, TaskStateEntered, TaskScheduled (with the resolved
+ * `parameters`), TaskStarted, TaskSubmitted (`.sync`), TaskSucceeded (with the task's RAW `output`,
+ * before ResultSelector/ResultPath/OutputPath), TaskFailed (`error`, `cause`), TaskStateExited (the
+ * state's output after them), PassStateEntered, MapStateStarted, MapIterationSucceeded,
+ * ExecutionFailed (`error`, `cause`), ... Every event Step Functions would record has one, and
+ * nothing else does: `historyEventCount` counts them. Tasks use the optimised `lambda:invoke`
+ * integration, which AWS records as Task* events (LambdaFunction* belong to a bare function ARN
+ * as Resource, which these machines do not use).
+ *
+ * `type` is what tests filter on: the AWS name for task, Map/Parallel and execution events, and
+ * the executor's generic lifecycle names for the rest: StateEntered/StateExited (AWS: `<Type>
+ * StateEntered/Exited`, given in `awsType`), and StateFailed, StateRetried, StateCaught and
+ * ParallelBranchStarted/Succeeded/Failed, twin-only markers that AWS does not record (no awsType).
+ */
 export interface HistoryEvent {
   type: string;
+  awsType?: string;
   at: string;
   state?: string;
   stateType?: string;
@@ -20,6 +37,8 @@ export interface HistoryEvent {
   cause?: string;
   retryAttempt?: number;
   resource?: string;
+  /** TaskScheduled: the effective Parameters the task was called with. */
+  parameters?: unknown;
 }
 
 export interface StateMachineRecord {
@@ -85,6 +104,40 @@ export class ServiceError extends Error {
     super(message);
     this.name = code;
   }
+}
+
+export interface Hold {
+  /** Resolves with the execution once it sits at the state. */
+  reached: Promise<ExecutionRecord>;
+  release(): void;
+  /** @internal */
+  arrive(e: ExecutionRecord): void;
+  /** @internal */
+  released: Promise<void>;
+}
+
+const AWS_EXECUTION_EVENT: Record<string, string> = {
+  ExecutionStarted: 'ExecutionStarted',
+  ExecutionSucceeded: 'ExecutionSucceeded',
+  ExecutionFailed: 'ExecutionFailed',
+  ExecutionAborted: 'ExecutionAborted',
+  ExecutionTimeout: 'ExecutionTimedOut',
+  MapIterationStarted: 'MapIterationStarted',
+  MapIterationSucceeded: 'MapIterationSucceeded',
+  MapIterationFailed: 'MapIterationFailed',
+  TaskScheduled: 'TaskScheduled',
+  TaskStarted: 'TaskStarted',
+  TaskSubmitted: 'TaskSubmitted',
+  TaskSucceeded: 'TaskSucceeded',
+  TaskFailed: 'TaskFailed',
+};
+
+/** The Step Functions HistoryEventType of an event the executor reported, if AWS records it. */
+function AWS_TYPE(ev: HistoryEvent): string | undefined {
+  if (ev.type === 'StateEntered') return `${ev.stateType}StateEntered`;
+  // A Fail state has no exit of its own: ExecutionFailed follows.
+  if (ev.type === 'StateExited') return ev.stateType === 'Fail' ? undefined : `${ev.stateType}StateExited`;
+  return AWS_EXECUTION_EVENT[ev.type];
 }
 
 const SYNC = /^arn:aws[a-z-]*:states:::states:startExecution\.sync(:2)?$/;
@@ -176,14 +229,33 @@ export class StepFunctionsService {
 
   private async run(machine: StateMachineRecord, exec: ExecutionRecord, input: unknown): Promise<void> {
     const { StateMachine } = loadAsl();
-    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const handlers: Record<string, (input: unknown, log: LibraryEventLogger) => Promise<unknown>> = {};
     for (const [state, resource] of machine.tasks) {
       const caller = { account: machine.account, region: machine.region, execution: exec, state };
       const sync = SYNC.exec(resource);
-      handlers[state] = sync
-        ? async (params: unknown) => toLibraryRealm(await this.runChild(params, caller, sync[1] === ':2'))
-        : async (params: unknown) =>
-            toLibraryRealm(await this.clock.track(() => this.dispatch(resource, params, caller)));
+      handlers[state] = async (params: unknown, log: LibraryEventLogger) => {
+        // What Step Functions records around every attempt of a Task, in the execution's own event
+        // stream (so that the order and a Map iteration's index are right).
+        const event = (type: string, extra: Record<string, unknown>) =>
+          log.dispatch({ type, timestamp: this.clock.now(), state: { name: state, type: 'Task' }, ...extra });
+        event('TaskScheduled', { parameters: params });
+        await this.hold(exec, state);
+        event('TaskStarted', {});
+        let result: unknown;
+        try {
+          result = sync
+            ? await this.runChild(params, caller, sync[1] === ':2', (submitted) =>
+                event('TaskSubmitted', { output: submitted }),
+              )
+            : await this.clock.track(() => this.dispatch(resource, params, caller));
+        } catch (err) {
+          const e = err as Error;
+          event('TaskFailed', { Error: e.name, Cause: e.message });
+          throw err;
+        }
+        event('TaskSucceeded', { output: result });
+        return toLibraryRealm(result);
+      };
     }
     const sm = new StateMachine(toLibraryRealm(machine.definition) as never, {
       validationOptions: { checkArn: false, checkPaths: false, noValidate: true },
@@ -235,9 +307,11 @@ export class StepFunctionsService {
         retry?: { attempt: number };
         input?: unknown;
         output?: unknown;
+        parameters?: unknown;
         parentState?: { name: string; type: string };
       };
-      const ev: HistoryEvent = { type: e.type, at: new Date(e.timestamp).toISOString() };
+      const at = new Date(e.timestamp).toISOString();
+      const ev: HistoryEvent = { type: e.type, at };
       const state = e.state ?? e.parentState;
       if (state) {
         ev.state = state.name;
@@ -252,9 +326,59 @@ export class StepFunctionsService {
       if (e.Error !== undefined) ev.error = e.Error;
       if (e.Cause !== undefined) ev.cause = typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause);
       if (e.retry) ev.retryAttempt = e.retry.attempt;
-      exec.history.push(ev);
-      this.onEvent?.(exec, ev);
+      if (e.parameters !== undefined) ev.parameters = e.parameters;
+      const awsType = AWS_TYPE(ev);
+      if (awsType) ev.awsType = awsType;
+      // Map and Parallel states have a start and an end of their own on AWS.
+      const container = ev.stateType === 'Map' || ev.stateType === 'Parallel' ? ev.stateType : undefined;
+      const marker = (type: string) => {
+        const m: HistoryEvent = { type, awsType: type, at, state: ev.state, stateType: ev.stateType };
+        if (ev.index !== undefined) m.index = ev.index;
+        this.push(exec, m);
+      };
+      if (container && e.type === 'StateExited') marker(`${container}StateSucceeded`);
+      if (container && e.type === 'StateFailed') marker(`${container}StateFailed`);
+      this.push(exec, ev);
+      if (container && e.type === 'StateEntered') marker(`${container}StateStarted`);
     }
+  }
+
+  private push(exec: ExecutionRecord, ev: HistoryEvent): void {
+    exec.history.push(ev);
+    this.onEvent?.(exec, ev);
+  }
+
+  // ---- holding a Task (tests): "the run sits at this state while something else happens" -------
+
+  private readonly holds: Array<{ state: string; match: (e: ExecutionRecord) => boolean; hold: Hold }> = [];
+
+  /**
+   * The next execution matching `match` that reaches Task `state` stops there, after TaskScheduled
+   * and before its call, until `release()`. Meanwhile the virtual clock runs on for the others.
+   */
+  holdAt(state: string, match: (e: ExecutionRecord) => boolean = () => true): Hold {
+    let reached!: (e: ExecutionRecord) => void;
+    let release!: () => void;
+    const hold: Hold = {
+      reached: new Promise((r) => {
+        reached = r;
+      }),
+      release: () => release(),
+      arrive: (e) => reached(e),
+      released: new Promise<void>((r) => {
+        release = r;
+      }),
+    };
+    this.holds.push({ state, match, hold });
+    return hold;
+  }
+
+  private async hold(exec: ExecutionRecord, state: string): Promise<void> {
+    const i = this.holds.findIndex((h) => h.state === state && h.match(exec));
+    if (i < 0) return;
+    const { hold } = this.holds.splice(i, 1)[0]!;
+    hold.arrive(exec);
+    await hold.released;
   }
 
   /**
@@ -263,10 +387,16 @@ export class StepFunctionsService {
    * result is DescribeExecution's, with `Output` parsed for `.sync:2`; a child that does not
    * succeed fails the task with `States.TaskFailed` and that description as the Cause.
    */
-  private async runChild(params: unknown, caller: Parameters<TaskDispatch>[2], parseOutput: boolean) {
+  private async runChild(
+    params: unknown,
+    caller: Parameters<TaskDispatch>[2],
+    parseOutput: boolean,
+    submitted: (startResult: unknown) => void,
+  ) {
     const started = (await this.clock.track(() =>
       this.dispatch('arn:aws:states:::states:startExecution', params, caller),
     )) as { ExecutionArn: string };
+    submitted(started);
     const child = this.describeExecution(caller, started.ExecutionArn);
     caller.execution.children.push(child.executionArn);
     await child.done;
