@@ -11,6 +11,7 @@ import AdmZip from 'adm-zip';
 import { accountClient } from './aws';
 import type { VirtualClock } from './clock';
 import { ROOT } from './package';
+import { ServiceError } from './stepfunctions';
 
 export interface LambdaFunction {
   name: string;
@@ -43,6 +44,19 @@ export interface InvokeResult {
   functionError?: 'Unhandled';
 }
 
+/**
+ * The Lambda service itself refuses the next `count` synchronous invocations of a function (whose
+ * name ends with `function`) before the function runs: by default TooManyRequestsException, HTTP
+ * 429 ("Rate Exceeded."), i.e. throttling; the state machine sees `Lambda.TooManyRequestsException`.
+ */
+export interface InvokeFault {
+  function: string;
+  count?: number;
+  code?: string;
+  status?: number;
+  message?: string;
+}
+
 interface Pending {
   resolve: (r: { ok: boolean; result?: unknown; error?: unknown; initMs?: number }) => void;
 }
@@ -58,6 +72,9 @@ export class LambdaService {
   readonly invocations: InvocationRecord[] = [];
   readonly logs: Array<{ function: string; level: string; line: string }> = [];
   readonly asyncFailures: Array<{ function: string; errorType?: string; destination?: string }> = [];
+  /** Synchronous invocations refused so far by an InvokeFault (the function did not run). */
+  readonly refused: Array<{ function: string; code: string; at: string }> = [];
+  private faults: Array<Required<InvokeFault>> = [];
 
   constructor(
     private readonly clock: VirtualClock,
@@ -66,6 +83,20 @@ export class LambdaService {
 
   register(fn: LambdaFunction): void {
     this.functions.set(fn.arn, { fn, pending: new Map() });
+  }
+
+  addFault(fault: InvokeFault): void {
+    this.faults.push({
+      count: 1,
+      code: 'TooManyRequestsException',
+      status: 429,
+      message: 'Rate Exceeded.',
+      ...fault,
+    });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
   }
 
   list(): LambdaFunction[] {
@@ -175,6 +206,12 @@ export class LambdaService {
       const err = new Error(`Function not found: ${nameOrArn}`);
       err.name = 'ResourceNotFoundException';
       throw err;
+    }
+    const fault = this.faults.find((f) => f.count > 0 && fn.name.endsWith(f.function));
+    if (fault) {
+      fault.count--;
+      this.refused.push({ function: fn.name, code: fault.code, at: this.clock.iso() });
+      throw new ServiceError(fault.code, fault.message, fault.status);
     }
     return this.clock.track(() => this.run(fn, payload, 'RequestResponse', attempt));
   }
