@@ -2,9 +2,7 @@
 // twin/src/package.ts, which caches under dist/), then assertions on the CloudFormation template and
 // the state machine definition it carries. The offline twin runs that definition; these tests check
 // what the twin cannot see: schedule state, IAM, key and topic policies, parameter validation.
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { extract, type Located, principalsOf, render, type Statement } from '../../scripts/iam-table';
 import messageSchema from '../../src/contracts/replication-message.schema.json';
 import {
@@ -13,6 +11,7 @@ import {
   packageService,
   resourcesOfType,
 } from '../../twin/src/package';
+import { cfnLint, cfnLintAvailable } from '../helpers/cfn-lint';
 
 type Json = Record<string, unknown>;
 
@@ -422,19 +421,13 @@ describe('the state machine definition', () => {
 });
 
 describe('cfn-lint', () => {
-  it('passes on the packaged template', async () => {
-    const run = promisify(execFile);
-    try {
-      await run('cfn-lint', ['--version']);
-    } catch {
+  it('passes on the packaged template: exit status 0, no output', () => {
+    if (!cfnLintAvailable()) {
       if (process.env.CI === 'true') throw new Error('cfn-lint is required on CI (pip install cfn-lint)');
       console.warn('cfn-lint is not installed: skipping the lint of the packaged source template');
       return;
     }
     const templatePath = join(dev.dir, 'cloudformation-template-update-stack.json');
-    const result = await run('cfn-lint', ['--regions', 'eu-west-1', '--', templatePath]).catch(
-      (e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? 'failed' }),
-    );
-    expect(`${result.stdout}${result.stderr}`.trim()).toBe('');
+    expect(cfnLint(templatePath)).toEqual({ status: 0, lines: [] });
   });
 });

@@ -6,7 +6,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 // One deployment serves the file (shared with two destination accounts); each test uses databases
 // of its own, so snapshots, table items and messages of one test never meet another's. The
 // schedule test, last, redeploys.
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import {
   CreateDBClusterCommand,
   CreateDBInstanceCommand,
@@ -105,6 +105,8 @@ describe.each([
   let run: ExecutionRecord;
   let messages: Delivery<ReplicationMessage>[];
   let notices: Delivery<Notice>[];
+  /** The ARN of the key the instance is encrypted with: aws/rds's, or its own key's. */
+  let storageKeyArn: string | undefined;
 
   beforeAll(async () => {
     let key = encryption;
@@ -115,6 +117,12 @@ describe.each([
       key = created.KeyMetadata!.Arn!;
     }
     await createSourceDatabase(twin, { id: database, encryption: key });
+    if (encryption === 'aws/rds') {
+      const awsRds = await twin.aws('source').kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/rds' }));
+      storageKeyArn = awsRds.KeyMetadata!.Arn!;
+    } else if (encryption !== 'none') {
+      storageKeyArn = key;
+    }
     await takeMessages(story);
     await takeNotices(story);
     run = await replicate([database]);
@@ -207,10 +215,13 @@ describe.each([
       ),
     ).toEqual([]);
     if (encryption !== 'none') {
-      // The copy really was re-keyed: the instance's own key is not the shared one.
-      const own = await instanceKey(twin, database);
-      expect(own).toBeDefined();
-      expect(own).not.toBe(story.keyArn);
+      // The copy really was re-keyed: the instance keeps its own key (aws/rds's or its CMK), which
+      // is not the shared one.
+      expect(storageKeyArn).toMatch(
+        new RegExp(`^arn:aws:kms:${twin.region}:${twin.accounts.source}:key/[0-9a-f-]{36}$`),
+      );
+      expect(storageKeyArn).not.toBe(story.keyArn);
+      expect(await instanceKey(twin, database)).toBe(storageKeyArn);
     }
   });
 

@@ -113,9 +113,19 @@ describe('selectRetention', () => {
 
   it('falls back to the instance creation time when the snapshot-time tag is missing or unreadable', () => {
     const noTag = toManagedReplica(replica('orders-db-x', undefined), DEPLOYMENT, 'orders-db');
-    expect(noTag?.snapshotTime).toBe('2026-01-01T00:00:00.000Z');
-    const bad = toManagedReplica(replica('orders-db-y', 'yesterday'), DEPLOYMENT, 'orders-db');
-    expect(bad?.snapshotTime).toBe('2026-01-01T00:00:00.000Z');
+    expect(noTag).toEqual({
+      id: 'orders-db-x',
+      status: 'available',
+      snapshotTime: '2026-01-01T00:00:00.000Z',
+      endpoint: { address: 'orders-db-x.x.eu-west-1.rds.amazonaws.com', port: 5432 },
+      deletionProtection: false,
+    });
+    const bad = toManagedReplica(
+      replica('orders-db-y', 'yesterday', { InstanceCreateTime: new Date('2026-03-04T05:06:07.890Z') }),
+      DEPLOYMENT,
+      'orders-db',
+    );
+    expect(bad?.snapshotTime).toBe('2026-03-04T05:06:07.890Z');
     const creating = toManagedReplica(
       replica('orders-db-z', undefined, {
         InstanceCreateTime: undefined,
@@ -132,7 +142,14 @@ describe('selectRetention', () => {
       endpoint: null,
       deletionProtection: false,
     });
-    expect(toManagedReplica(replica('orders-db-w', undefined), DEPLOYMENT, 'ORDERS-DB')).toBeDefined();
+    // The database is matched as RDS identifiers are (case-insensitively); the id is the instance's own.
+    expect(toManagedReplica(replica('orders-db-w', undefined), DEPLOYMENT, 'ORDERS-DB')).toEqual({
+      id: 'orders-db-w',
+      status: 'available',
+      snapshotTime: '2026-01-01T00:00:00.000Z',
+      endpoint: { address: 'orders-db-w.x.eu-west-1.rds.amazonaws.com', port: 5432 },
+      deletionProtection: false,
+    });
   });
 
   it.each([
