@@ -13,6 +13,7 @@ import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { type ExecutionRecord, startTwin, type Twin } from '../../twin/src';
 import { FIXTURE_PASSWORD } from '../../twin/src/fixtures';
+import { occurrences } from '../../twin/src/metrics';
 import {
   DATABASE,
   DAY_MS,
@@ -285,6 +286,7 @@ test('the secret is not JSON: InvalidSecret before anything is copied or restore
   expect(exec.error).toBe('InvalidSecret');
   expect(exec.cause).toMatch(/not valid JSON/);
   expect(exec.cause).not.toContain(FIXTURE_PASSWORD);
+  expect(occurrences([exec], FIXTURE_PASSWORD)).toEqual([]); // nor any event (raw results included)
   expect(statesEntered(exec)).not.toContain('Copy The Shared Snapshot');
   expect(statesEntered(exec)).not.toContain('Restore The Replica');
   expect(invocationCounts(twin, lambdasBefore)).toEqual({ nameReplica: 1 });
