@@ -133,7 +133,7 @@ const AWS_EXECUTION_EVENT: Record<string, string> = {
 };
 
 /** The Step Functions HistoryEventType of an event the executor reported, if AWS records it. */
-function AWS_TYPE(ev: HistoryEvent): string | undefined {
+function awsTypeOf(ev: HistoryEvent): string | undefined {
   if (ev.type === 'StateEntered') return `${ev.stateType}StateEntered`;
   // A Fail state has no exit of its own: ExecutionFailed follows.
   if (ev.type === 'StateExited') return ev.stateType === 'Fail' ? undefined : `${ev.stateType}StateExited`;
@@ -327,7 +327,7 @@ export class StepFunctionsService {
       if (e.Cause !== undefined) ev.cause = typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause);
       if (e.retry) ev.retryAttempt = e.retry.attempt;
       if (e.parameters !== undefined) ev.parameters = e.parameters;
-      const awsType = AWS_TYPE(ev);
+      const awsType = awsTypeOf(ev);
       if (awsType) ev.awsType = awsType;
       // Map and Parallel states have a start and an end of their own on AWS.
       const container = ev.stateType === 'Map' || ev.stateType === 'Parallel' ? ev.stateType : undefined;
