@@ -1,6 +1,11 @@
 // Loads aws-local-stepfunctions with three small hooks so that it runs on the virtual clock:
 //  - its internal `sleep` (Wait states, Retry intervals) asks the clock instead of setTimeout;
-//  - event timestamps and `$$.Execution.StartTime` read the virtual time.
+//  - event timestamps and `$$.Execution.StartTime` read the virtual time;
+// and one fidelity fix: `States.StringSplit` splits as Step Functions does. Every character of the
+// second argument is a delimiter and empty strings are dropped (`"This.is+a,test=string"` split on
+// `".+,="` gives five words, `",,,,"` split on `","` gives `[]`: AWS-recorded results published in
+// LocalStack's test_string_operations snapshot); the library calls JavaScript's `split`, which
+// treats the argument as one separator and keeps empty strings.
 // The library is otherwise unchanged. If a future version no longer has these exact lines the
 // loader fails loudly instead of silently sleeping in real time.
 import './polyfills';
@@ -29,6 +34,14 @@ const PATCHES: Array<[string, string]> = [
     'StartTime: (/* @__PURE__ */ new Date()).toISOString()',
     'StartTime: options.runOptions?.context?.Execution?.StartTime ?? (/* @__PURE__ */ new Date()).toISOString()',
   ],
+  [
+    '  execute(str, separator) {\n    return str.split(separator);\n  }',
+    '  execute(str, separator) {\n    const delimiters = new Set(Array.from(separator));\n' +
+      "    const tokens = [];\n    let token = '';\n" +
+      '    for (const c of str) {\n      if (delimiters.has(c)) {\n' +
+      "        if (token !== '') tokens.push(token);\n        token = '';\n      } else token += c;\n    }\n" +
+      "    if (token !== '') tokens.push(token);\n    return tokens;\n  }",
+  ],
 ];
 
 const WITH_RESOLVERS = `if (typeof Promise.withResolvers !== 'function') {
@@ -48,7 +61,7 @@ export function loadAsl(): typeof Asl {
   for (const [from, to] of PATCHES) {
     if (!src.includes(from)) {
       throw new Error(
-        `aws-local-stepfunctions at ${file} no longer contains '${from}'; the twin's virtual clock hook needs updating`,
+        `aws-local-stepfunctions at ${file} no longer contains '${from}'; the twin's hooks need updating`,
       );
     }
     src = src.split(from).join(to);
