@@ -53,7 +53,10 @@ const corpus: [string, unknown][] = [
   ['snapshot identifier with --', { ...good, sharedSnapshotArn: arn('a--b') }],
   ['snapshot identifier ending with -', { ...good, sharedSnapshotArn: arn('a-') }],
   ['one-letter snapshot identifier', { ...good, sharedSnapshotArn: arn('a') }],
-  ['unknown partition', { ...good, sharedSnapshotArn: good.sharedSnapshotArn.replace('arn:aws:', 'arn:awsx:') }],
+  [
+    'unknown partition',
+    { ...good, sharedSnapshotArn: good.sharedSnapshotArn.replace('arn:aws:', 'arn:awsx:') },
+  ],
   ['no fraction', { ...good, snapshotCreateTime: '2026-11-23T19:21:47Z' }],
   ['upper-case database', { ...good, sourceDbInstanceIdentifier: 'Orders-DB' }],
   ['one-letter database', { ...good, sourceDbInstanceIdentifier: 'b' }],
@@ -183,7 +186,9 @@ describe('parseReplicationMessage: what only this deployment knows', () => {
     );
     // a configured list written in another case is normalised, then compared exactly
     const mixed = { ...EXPECT, databases: ['Orders-DB'] };
-    expect(parseReplicationMessage({ ...good, sourceDbInstanceIdentifier: 'orders-db' }, mixed).ok).toBe(true);
+    expect(parseReplicationMessage({ ...good, sourceDbInstanceIdentifier: 'orders-db' }, mixed).ok).toBe(
+      true,
+    );
   });
 
   it('quotes at most about 100 characters of a bad value', () => {

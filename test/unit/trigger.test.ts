@@ -73,7 +73,9 @@ describe('trigger', () => {
     expect(accepted.started).toHaveLength(1);
     const upper = await handler(event(record({ ...message, sourceDbInstanceIdentifier: 'Orders-DB' })));
     expect(upper.started).toEqual([]);
-    expect(upper.rejected[0]!.reason).toContain("field 'sourceDbInstanceIdentifier' 'Orders-DB' does not match");
+    expect(upper.rejected[0]!.reason).toContain(
+      "field 'sourceDbInstanceIdentifier' 'Orders-DB' does not match",
+    );
   });
 
   it('refuses a time with a lower-case t or z, as IsTimestamp does', async () => {

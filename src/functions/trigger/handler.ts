@@ -19,9 +19,9 @@
  */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context, SNSEvent, SNSEventRecord } from 'aws-lambda';
-import { normaliseDbInstanceIdentifier } from '../../contracts/db-identifier';
 import { type MessageExpectations, parseReplicationMessage } from '../../contracts/message';
 import { executionName } from '../../contracts/names';
+import { normalizeDbInstanceIdentifier } from '../../contracts/rds';
 import { InvalidConfiguration } from '../../lib/errors';
 import { env, optionalEnv } from '../../lib/input';
 import { logger } from '../../lib/logger';
@@ -47,7 +47,7 @@ export function readConfig(): TriggerConfig {
       `SOURCE_ACCOUNT_ID is '${sourceAccountId}'; it must be a 12-digit account id`,
     );
   }
-  const databases = env('DATABASES').split(',').map(normaliseDbInstanceIdentifier).filter(Boolean);
+  const databases = env('DATABASES').split(',').map(normalizeDbInstanceIdentifier).filter(Boolean);
   if (databases.length === 0) {
     throw new InvalidConfiguration('DATABASES lists no database (expected e.g. "orders-db,billing-db")');
   }
