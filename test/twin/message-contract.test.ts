@@ -249,7 +249,9 @@ describe('database identifiers are compared the way RDS stores them (lower-case)
     await twin.reset();
     const network = await createDestinationNetwork(twin);
     const source = await twin.deploy('source', { params: { databases: 'Orders-DB' } });
+    // the configured list reaches the definition normalised
     expect(JSON.stringify(source.template)).toContain('orders-db');
+    expect(JSON.stringify(source.template)).not.toContain('Orders-DB');
     const destination = await twin.deploy('destination', {
       params: { vpcSecurityGroupIds: network.securityGroupId, databases: 'Orders-DB' },
     });
@@ -265,6 +267,7 @@ describe('database identifiers are compared the way RDS stores them (lower-case)
     expect(statesEntered(exec)).toContain(FIRST_STATE_AFTER_VALIDATION);
     // the secret the stack created is named after the normalised identifier
     expect(JSON.stringify(destination.template)).toContain('rds-replica/orders-db');
+    expect(JSON.stringify(destination.template)).not.toContain('Orders-DB');
   }, 240_000);
 
   test('a time with a lower-case t is refused by both', async () => {
