@@ -10,6 +10,10 @@
 // command line every value is a string, so booleans and numbers are parsed here.
 
 const contract = require('../src/contracts/contract.json');
+const {
+  isDbInstanceIdentifier,
+  normaliseDbInstanceIdentifier,
+} = require('../src/contracts/db-identifier.js');
 
 const ACCOUNT = /^[0-9]{12}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
@@ -196,7 +200,8 @@ async function read({ resolveVariable }) {
   }
 
   const databasesRaw = await param('databases');
-  const databases = list(databasesRaw);
+  // As RDS stores them (src/contracts/db-identifier.js): `Orders-DB` is the instance orders-db.
+  const databases = list(databasesRaw).map(normaliseDbInstanceIdentifier);
   if (databases.length === 0 || databases.length > MAX_DATABASES) {
     fail(
       'databases',
@@ -206,11 +211,11 @@ async function read({ resolveVariable }) {
     );
   }
   for (const db of databases) {
-    if (!DB_ID.test(db)) {
+    if (!isDbInstanceIdentifier(db)) {
       fail(
         'databases',
         databasesRaw,
-        `valid lower-case RDS instance identifiers ('${db}' is not: 1-63 letters, digits, single hyphens, a letter first)`,
+        `valid RDS instance identifiers ('${db}' is not: 1-63 letters, digits, single hyphens, a letter first)`,
         'orders-db,billing-db',
       );
     }
@@ -223,7 +228,7 @@ async function read({ resolveVariable }) {
   const givenSecrets = new Map();
   for (const entry of list(secretArnsRaw)) {
     const eq = entry.indexOf('=');
-    const db = eq > 0 ? entry.slice(0, eq).trim() : '';
+    const db = eq > 0 ? normaliseDbInstanceIdentifier(entry.slice(0, eq)) : '';
     const secretArn = eq > 0 ? entry.slice(eq + 1).trim() : '';
     const example = `${databases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${databases[0]}-AbCdEf`;
     if (!databases.includes(db)) {

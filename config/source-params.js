@@ -27,9 +27,12 @@ const DESCRIPTIONS = {
   pointInTimeRecovery: 'true to enable point-in-time recovery of the lock and shared-copy table',
 };
 
-// RDS DB instance identifier: 1-63 letters, digits or hyphens, first a letter, no trailing hyphen,
-// no two consecutive hyphens (RDS stores it lower-case).
-const DB_INSTANCE_ID = /^[a-z](?!.*--)[a-z0-9-]{0,62}$/;
+// RDS DB instance identifiers, normalised and checked where the destination does too (RDS stores
+// them lower-case: `Orders-DB` is the instance orders-db).
+const {
+  isDbInstanceIdentifier,
+  normaliseDbInstanceIdentifier,
+} = require('../src/contracts/db-identifier.js');
 const ACCOUNT_ID = /^[0-9]{12}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
 const KMS_KEY_ARN =
@@ -127,7 +130,7 @@ async function resolve(ctx) {
   }
 
   const databasesValue = await raw('databases');
-  const databases = asList(databasesValue).map((d) => d.toLowerCase());
+  const databases = asList(databasesValue).map(normaliseDbInstanceIdentifier);
   if (databases.length === 0) {
     problems.push(
       `parameter databases is missing or empty: expected 1 to ${MAX_DATABASES} comma-separated DB instance identifiers (for example --param="databases=orders-db")`,
@@ -138,7 +141,7 @@ async function resolve(ctx) {
     );
   }
   for (const db of databases) {
-    if (!DB_INSTANCE_ID.test(db) || db.endsWith('-')) {
+    if (!isDbInstanceIdentifier(db)) {
       problems.push(
         `parameter databases contains '${db}': expected an RDS DB instance identifier (1-63 letters, digits or hyphens, first a letter, no trailing or double hyphen)`,
       );

@@ -2,17 +2,20 @@
  * The replication message, source account -> destination account (version 1).
  *
  * The JSON schema `replication-message.schema.json` is the contract; this module reads its
- * `required`, `properties`, patterns and lengths at load time so that the two cannot drift (it
- * refuses to load if the schema starts using a keyword it does not implement), and adds the checks
- * a schema cannot express: the message must come from the configured source account (and Region),
- * the snapshot ARN must live in that account and Region, the database must be one this
- * deployment replicates, and the input must be small.
+ * `required`, `properties`, constants, enumerations and patterns at load time so that the two cannot
+ * drift (it refuses to load if the schema starts using a keyword it does not implement), and adds
+ * the checks a schema cannot express: the message must come from the configured source account
+ * (and Region), the snapshot ARN must live in that account and Region, the database must be one
+ * this deployment replicates, and the input must be small. The destination's `replicate` checks
+ * the same rules, generated from the same schema (statemachines/fragments/message-rules.js);
+ * test/twin/message-contract.test.ts runs one table of messages through both.
  *
  * Kept dependency-free on purpose (no ajv in a Lambda bundle); test/unit/message.test.ts proves it
  * gives ajv's verdict on a corpus of good and bad messages.
  */
 
 import { show as quote } from '../lib/errors';
+import { normaliseDbInstanceIdentifier } from './db-identifier';
 import schema from './replication-message.schema.json';
 import { parseDateTime } from './time';
 
@@ -34,7 +37,7 @@ export interface MessageExpectations {
   sourceAccountId: string;
   /** When set, the message's Region must match. */
   sourceRegion?: string;
-  /** Source DB instance identifiers this deployment replicates (compared ignoring case). */
+  /** Source DB instance identifiers this deployment replicates (normalised to lower case, then compared exactly). */
   databases: readonly string[];
 }
 
@@ -47,13 +50,32 @@ export const MESSAGE_VERSION = schema.properties.version.const;
 interface PropertyRule {
   const?: unknown;
   type?: 'string';
-  pattern?: RegExp;
-  minLength?: number;
+  enum?: readonly string[];
+  /** Every one must match (`pattern` and the `pattern`s of `allOf`). */
+  patterns: RegExp[];
+  /** None may match (`allOf: [{not: {pattern}}]`). */
+  forbidden: RegExp[];
   maxLength?: number;
   format?: 'date-time';
 }
 
-const SUPPORTED = new Set(['const', 'type', 'pattern', 'minLength', 'maxLength', 'format']);
+const SUPPORTED = new Set([
+  'description',
+  'const',
+  'type',
+  'enum',
+  'pattern',
+  'allOf',
+  'maxLength',
+  'format',
+]);
+
+// JSON Schema patterns are ECMA-262 and unanchored; ajv compiles them with the `u` flag
+const regex = (pattern: unknown, where: string): RegExp => {
+  if (typeof pattern !== 'string')
+    throw new Error(`replication-message.schema.json: ${where} is not a string`);
+  return new RegExp(pattern, 'u');
+};
 
 function compileSchema(): { required: string[]; rules: Map<string, PropertyRule> } {
   const s = schema as unknown as {
@@ -67,7 +89,7 @@ function compileSchema(): { required: string[]; rules: Map<string, PropertyRule>
   }
   const rules = new Map<string, PropertyRule>();
   for (const [name, prop] of Object.entries(s.properties)) {
-    const rule: PropertyRule = {};
+    const rule: PropertyRule = { patterns: [], forbidden: [] };
     for (const [keyword, value] of Object.entries(prop)) {
       if (!SUPPORTED.has(keyword)) {
         throw new Error(
@@ -80,9 +102,17 @@ function compileSchema(): { required: string[]; rules: Map<string, PropertyRule>
     }
     if ('const' in prop) rule.const = prop.const;
     if (prop.type === 'string') rule.type = 'string';
-    // JSON Schema patterns are ECMA-262 and unanchored; ajv compiles them with the `u` flag
-    if (typeof prop.pattern === 'string') rule.pattern = new RegExp(prop.pattern, 'u');
-    if (typeof prop.minLength === 'number') rule.minLength = prop.minLength;
+    if (Array.isArray(prop.enum)) rule.enum = prop.enum as string[];
+    if (prop.pattern !== undefined) rule.patterns.push(regex(prop.pattern, `pattern of '${name}'`));
+    for (const [i, part] of ((prop.allOf as Record<string, unknown>[] | undefined) ?? []).entries()) {
+      const where = `allOf[${i}] of '${name}'`;
+      const not = part.not as Record<string, unknown> | undefined;
+      if (Object.keys(part).length !== 1 || !(part.pattern !== undefined || not?.pattern !== undefined)) {
+        throw new Error(`replication-message.schema.json: ${where} must be {pattern} or {not: {pattern}}`);
+      }
+      if (not) rule.forbidden.push(regex(not.pattern, where));
+      else rule.patterns.push(regex(part.pattern, where));
+    }
     if (typeof prop.maxLength === 'number') rule.maxLength = prop.maxLength;
     if (prop.format === 'date-time') rule.format = 'date-time';
     rules.set(name, rule);
@@ -180,8 +210,11 @@ export function parseReplicationMessage(raw: string | unknown, expect: MessageEx
       `field 'sharedSnapshotArn' is in Region ${arn.region}, not in the source Region ${message.sourceRegion}`,
     );
   }
-  const database = message.sourceDbInstanceIdentifier.toLowerCase();
-  if (!expect.databases.some((d) => d.toLowerCase() === database)) {
+  // Both sides hold identifiers as RDS stores them (db-identifier.js): compared exactly, as the
+  // state machine's StringEquals does.
+  if (
+    !expect.databases.some((d) => normaliseDbInstanceIdentifier(d) === message.sourceDbInstanceIdentifier)
+  ) {
     return fail(
       `field 'sourceDbInstanceIdentifier' is ${quote(message.sourceDbInstanceIdentifier)}, not one of the configured databases [${expect.databases.join(', ')}]`,
     );
@@ -194,15 +227,19 @@ function checkProperty(value: unknown, rule: PropertyRule): string | undefined {
     return `must be ${JSON.stringify(rule.const)}, got ${quote(value)}`;
   if (rule.type === 'string') {
     if (typeof value !== 'string') return `must be a string, got ${quote(value)}`;
-    // JSON Schema lengths count code points, not UTF-16 units
-    const length = [...value].length;
-    if (rule.minLength !== undefined && length < rule.minLength)
-      return `must not be shorter than ${rule.minLength}`;
-    if (rule.maxLength !== undefined && length > rule.maxLength) {
-      return `is ${length} characters long, more than ${rule.maxLength}`;
+    if (rule.enum && !rule.enum.includes(value)) {
+      return `is ${quote(value)}, not one of the ${rule.enum.length} values of replication-message.schema.json (e.g. ${rule.enum.filter((e) => !e.includes('-')).join(', ')})`;
     }
-    if (rule.pattern && !rule.pattern.test(value))
-      return `${quote(value)} does not match ${rule.pattern.source}`;
+    // JSON Schema lengths count code points, not UTF-16 units
+    if (rule.maxLength !== undefined && [...value].length > rule.maxLength) {
+      return `is ${[...value].length} characters long, more than ${rule.maxLength}`;
+    }
+    for (const pattern of rule.patterns) {
+      if (!pattern.test(value)) return `${quote(value)} does not match ${pattern.source}`;
+    }
+    for (const pattern of rule.forbidden) {
+      if (pattern.test(value)) return `${quote(value)} must not match ${pattern.source}`;
+    }
     if (rule.format === 'date-time' && parseDateTime(value) === undefined) {
       return `${quote(value)} is not an RFC 3339 date-time (e.g. 2026-11-23T19:21:47.123Z)`;
     }

@@ -2,9 +2,12 @@
  * RDS DB instance identifier rules, in one place (AWS-FACTS.md "Instance identifiers"):
  * 1-63 characters; ASCII letters, digits and hyphens; the first a letter; no two consecutive
  * hyphens; no trailing hyphen. RDS stores identifiers lower-case and compares them ignoring case.
+ * The normalisation and the lower-case rule the configuration and the message use live in
+ * db-identifier.js (plain JavaScript, shared with config/*.js); this module builds on it.
  */
+import { MAX_DB_INSTANCE_IDENTIFIER_LENGTH, normaliseDbInstanceIdentifier } from './db-identifier';
 
-export const DB_INSTANCE_IDENTIFIER_MAX_LENGTH = 63;
+export const DB_INSTANCE_IDENTIFIER_MAX_LENGTH = MAX_DB_INSTANCE_IDENTIFIER_LENGTH;
 
 const RULES =
   'RDS instance identifiers are 1-63 letters, digits or hyphens, start with a letter, ' +
@@ -32,7 +35,7 @@ export function isValidDbInstanceIdentifier(value: unknown): value is string {
 
 /** How RDS stores (and compares) an identifier. */
 export function normalizeDbInstanceIdentifier(value: string): string {
-  return value.toLowerCase();
+  return normaliseDbInstanceIdentifier(value);
 }
 
 /** Whether two identifiers name the same instance. */

@@ -588,7 +588,7 @@ describe('bad input to replicate ends in InvalidInput naming the field and creat
       () => ({ ...nextMessage(), sharedSnapshotArn: 'shared-orders-db' }),
       "'sharedSnapshotArn'",
     ],
-    ['a list instead of a message', () => [nextMessage()], "'version'"],
+    ['a list instead of a message', () => [nextMessage()], 'must be a JSON object'],
   ];
 
   test.each(cases)('%s', async (_what, input, field) => {

@@ -35,6 +35,28 @@ const corpus: [string, unknown][] = [
   ['the reference message', good],
   ['offset time', { ...good, snapshotCreateTime: '2026-11-23T20:21:47+01:00' }],
   ['lower-case t and z', { ...good, snapshotCreateTime: '2026-11-23t19:21:47z' }],
+  ['lower-case t', { ...good, snapshotCreateTime: '2026-11-23t19:21:47.123Z' }],
+  ['nanoseconds', { ...good, snapshotCreateTime: '2026-11-23T19:21:47.123456789Z' }],
+  ['29 February of a common year', { ...good, snapshotCreateTime: '2026-02-29T00:00:00Z' }],
+  ['29 February of 2000', { ...good, snapshotCreateTime: '2000-02-29T00:00:00Z' }],
+  ['an engine of 200 KB', { ...good, engine: 'e'.repeat(200 * 1024) }],
+  ['engine mysql', { ...good, engine: 'mysql', engineVersion: '8.0.35' }],
+  ['engine in capitals', { ...good, engine: 'Postgres' }],
+  ['oracle release-update version', { ...good, engineVersion: '19.0.0.0.ru-2024-04.rur-2024-04.r1' }],
+  ['engineVersion with a space', { ...good, engineVersion: '16 4' }],
+  ['engineVersion starting with a letter', { ...good, engineVersion: 'v16' }],
+  ['runId with a space', { ...good, runId: 'run 1' }],
+  ['runId with non-ASCII', { ...good, runId: 'lauf-ä' }],
+  ['wildcard snapshot', { ...good, sharedSnapshotArn: arn('*') }],
+  ['snapshot ../..', { ...good, sharedSnapshotArn: arn('../..') }],
+  ['snapshot in capitals', { ...good, sharedSnapshotArn: arn('Rds-Replica') }],
+  ['snapshot identifier with --', { ...good, sharedSnapshotArn: arn('a--b') }],
+  ['snapshot identifier ending with -', { ...good, sharedSnapshotArn: arn('a-') }],
+  ['one-letter snapshot identifier', { ...good, sharedSnapshotArn: arn('a') }],
+  [
+    'unknown partition',
+    { ...good, sharedSnapshotArn: good.sharedSnapshotArn.replace('arn:aws:', 'arn:awsx:') },
+  ],
   ['no fraction', { ...good, snapshotCreateTime: '2026-11-23T19:21:47Z' }],
   ['upper-case database', { ...good, sourceDbInstanceIdentifier: 'Orders-DB' }],
   ['one-letter database', { ...good, sourceDbInstanceIdentifier: 'b' }],
@@ -154,11 +176,31 @@ describe('parseReplicationMessage: what only this deployment knows', () => {
     expect(parseReplicationMessage(JSON.stringify(elsewhere), anyRegion).ok).toBe(true);
   });
 
-  it('rejects a database that is not configured; matches configured ones ignoring case', () => {
+  it('rejects a database that is not configured; compares identifiers as RDS stores them (lower-case)', () => {
     expect(reject({ ...good, sourceDbInstanceIdentifier: 'payroll' })).toContain(
       "field 'sourceDbInstanceIdentifier' is 'payroll', not one of the configured databases [orders-db, billing, b]",
     );
-    expect(parseReplicationMessage({ ...good, sourceDbInstanceIdentifier: 'BILLING' }, EXPECT).ok).toBe(true);
+    // the message carries the identifier as RDS stores it; an upper-case one breaks the schema
+    expect(reject({ ...good, sourceDbInstanceIdentifier: 'BILLING' })).toContain(
+      "field 'sourceDbInstanceIdentifier' 'BILLING' does not match",
+    );
+    // a configured list written in another case is normalised, then compared exactly
+    const mixed = { ...EXPECT, databases: ['Orders-DB'] };
+    expect(parseReplicationMessage({ ...good, sourceDbInstanceIdentifier: 'orders-db' }, mixed).ok).toBe(
+      true,
+    );
+  });
+
+  it('quotes at most about 100 characters of a bad value', () => {
+    for (const bad of [
+      { ...good, engine: 'x'.repeat(200 * 1024) },
+      { ...good, runId: `${'x'.repeat(5000)} ` },
+      { ...good, sharedSnapshotArn: arn('x'.repeat(5000)).toUpperCase() },
+    ]) {
+      const reason = reject(bad);
+      expect(reason.length).toBeLessThan(300);
+      expect(reason).not.toContain('x'.repeat(101));
+    }
   });
 
   it('rejects oversized input before parsing it', () => {

@@ -66,6 +66,26 @@ describe('trigger', () => {
     expect(JSON.parse(call.input!)).toEqual(message);
   });
 
+  it('compares database identifiers as RDS stores them: lower-cased configuration, exact match', async () => {
+    process.env.DATABASES = 'Orders-DB';
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${MACHINE}:x`, startDate: new Date() });
+    const accepted = await handler(event(record(message)));
+    expect(accepted.started).toHaveLength(1);
+    const upper = await handler(event(record({ ...message, sourceDbInstanceIdentifier: 'Orders-DB' })));
+    expect(upper.started).toEqual([]);
+    expect(upper.rejected[0]!.reason).toContain(
+      "field 'sourceDbInstanceIdentifier' 'Orders-DB' does not match",
+    );
+  });
+
+  it('refuses a time with a lower-case t or z, as IsTimestamp does', async () => {
+    for (const snapshotCreateTime of ['2026-11-23t19:21:47.123Z', '2026-11-23T19:21:47.123z']) {
+      const result = await handler(event(record({ ...message, snapshotCreateTime })));
+      expect(result.rejected[0]!.reason).toContain("field 'snapshotCreateTime'");
+    }
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
   it('gives a duplicate delivery the same name and treats ExecutionAlreadyExists as success', async () => {
     sfn
       .on(StartExecutionCommand)

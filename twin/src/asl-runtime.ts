@@ -4,7 +4,12 @@
 //  - event timestamps and `$$.Execution.StartTime` read the virtual time;
 //  - a Task override receives the execution's event logger as its second argument, so that the
 //    twin can record TaskScheduled/TaskStarted/TaskSucceeded/TaskFailed in order with the state
-//    events, and those events of a Map iteration carry the iteration's index like the others.
+//    events, and those events of a Map iteration carry the iteration's index like the others;
+// and one fidelity fix: `States.StringSplit` splits as Step Functions does. Every character of the
+// second argument is a delimiter and empty strings are dropped (`"This.is+a,test=string"` split on
+// `".+,="` gives five words, `",,,,"` split on `","` gives `[]`: AWS-recorded results published in
+// LocalStack's test_string_operations snapshot); the library calls JavaScript's `split`, which
+// treats the argument as one separator and keeps empty strings.
 // The library is otherwise unchanged. If a future version no longer has these exact lines the
 // loader fails loudly instead of silently sleeping in real time.
 import './polyfills';
@@ -41,6 +46,14 @@ const PATCHES: Array<[string, string]> = [
     'case "StateCaught":\n        event.index = index;',
     'case "StateCaught":\n      case "TaskScheduled":\n      case "TaskStarted":\n      case "TaskSubmitted":\n      case "TaskSucceeded":\n      case "TaskFailed":\n        event.index = index;',
   ],
+  [
+    '  execute(str, separator) {\n    return str.split(separator);\n  }',
+    '  execute(str, separator) {\n    const delimiters = new Set(Array.from(separator));\n' +
+      "    const tokens = [];\n    let token = '';\n" +
+      '    for (const c of str) {\n      if (delimiters.has(c)) {\n' +
+      "        if (token !== '') tokens.push(token);\n        token = '';\n      } else token += c;\n    }\n" +
+      "    if (token !== '') tokens.push(token);\n    return tokens;\n  }",
+  ],
 ];
 
 /** The library's event logger as a Task override receives it (see PATCHES). */
@@ -65,7 +78,7 @@ export function loadAsl(): typeof Asl {
   for (const [from, to] of PATCHES) {
     if (!src.includes(from)) {
       throw new Error(
-        `aws-local-stepfunctions at ${file} no longer contains '${from}'; the twin's virtual clock hook needs updating`,
+        `aws-local-stepfunctions at ${file} no longer contains '${from}'; the twin's hooks need updating`,
       );
     }
     src = src.split(from).join(to);

@@ -13,6 +13,7 @@
  *   SOURCE_ACCOUNT_ID  12-digit source account; messages and snapshot ARNs must be from it
  *   SOURCE_REGION      optional; when set, messages and snapshot ARNs must be from this Region
  *   DATABASES          comma-separated source DB instance identifiers this deployment replicates
+ *                      (lower-cased, as RDS stores them; messages must name them in lower case)
  *   STATE_MACHINE_ARN  the destination `replicate` state machine
  *   LOG_LEVEL          DEBUG | INFO (default) | WARN | ERROR
  */
@@ -20,6 +21,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context, SNSEvent, SNSEventRecord } from 'aws-lambda';
 import { type MessageExpectations, parseReplicationMessage } from '../../contracts/message';
 import { executionName } from '../../contracts/names';
+import { normalizeDbInstanceIdentifier } from '../../contracts/rds';
 import { InvalidConfiguration } from '../../lib/errors';
 import { env, optionalEnv } from '../../lib/input';
 import { logger } from '../../lib/logger';
@@ -45,10 +47,7 @@ export function readConfig(): TriggerConfig {
       `SOURCE_ACCOUNT_ID is '${sourceAccountId}'; it must be a 12-digit account id`,
     );
   }
-  const databases = env('DATABASES')
-    .split(',')
-    .map((d) => d.trim())
-    .filter(Boolean);
+  const databases = env('DATABASES').split(',').map(normalizeDbInstanceIdentifier).filter(Boolean);
   if (databases.length === 0) {
     throw new InvalidConfiguration('DATABASES lists no database (expected e.g. "orders-db,billing-db")');
   }
