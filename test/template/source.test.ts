@@ -30,6 +30,7 @@ const EVERY_OPTION: Record<string, string> = {
   SharedKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
   NotificationEmail: 'dba-oncall@example.com',
   XRayTracing: 'true',
+  ReadSourceInstanceKeys: 'true',
 };
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -61,11 +62,23 @@ const everyBranch = (template: CfnTemplate): Located[] => [
   ...statements(withParameters(template, EVERY_OPTION)),
 ];
 
-/** One state machine's definition with CloudFormation substitutions replaced by a placeholder. */
+/**
+ * One state machine's definition with CloudFormation substitutions replaced: a variable that stands
+ * for a partition-neutral ARN (`Fn::Sub` of `arn:${AWS::Partition}:...`, the Task resources) is
+ * rendered as in the aws partition, every other one by the placeholder SUBSTITUTED.
+ */
 function parseDefinition(sm: Json): Json {
   const ds = (sm.Properties as Json).DefinitionString as string | { 'Fn::Sub': string | [string, Json] };
-  const body = typeof ds === 'string' ? ds : asArray(ds['Fn::Sub'] as unknown)[0];
-  return JSON.parse((body as string).replace(/\$\{[^}]+\}/g, 'SUBSTITUTED')) as Json;
+  const [body, vars = {}] =
+    typeof ds === 'string' ? [ds] : (asArray(ds['Fn::Sub'] as unknown) as [string, Json?]);
+  return JSON.parse(
+    (body as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      const v = (vars as Json)[name] as { 'Fn::Sub'?: unknown } | undefined;
+      return typeof v?.['Fn::Sub'] === 'string' && v['Fn::Sub'].startsWith(`arn:\${AWS::Partition}:`)
+        ? render(v)
+        : 'SUBSTITUTED';
+    }),
+  ) as Json;
 }
 
 /**
@@ -224,11 +237,36 @@ describe('the shared key', () => {
         granted.add(action);
         if (action === 'kms:CreateGrant') {
           expect(asArray(statement.Action)).toEqual(['kms:CreateGrant']);
-          expect(statement.Condition).toEqual({ Bool: { 'kms:GrantIsForAWSResource': true } });
+          expect(statement.Condition?.Bool).toEqual({ 'kms:GrantIsForAWSResource': true });
         }
       }
+      // only through RDS, in this Region (no destinationRegions given)
+      expect(statement.Condition?.StringEquals).toEqual({
+        'kms:ViaService': [{ 'Fn::Sub': `rds.eu-west-1.\${AWS::URLSuffix}` }],
+      });
     }
     expect([...granted].sort()).toEqual([...USE_ACTIONS, 'kms:CreateGrant'].sort());
+  });
+
+  it('lets the destination accounts use the key through RDS in every Region they copy into', async () => {
+    const p = await packageService('source', 'dev', { destinationRegions: 'eu-west-1,us-east-1' });
+    const toDestination = keyPolicy(p).filter(({ statement }) =>
+      principals(statement).some((x) => !x.includes('<account>')),
+    );
+    expect(toDestination).toHaveLength(2);
+    for (const { statement } of toDestination) {
+      const via = asArray((statement.Condition!.StringEquals as Json)['kms:ViaService'] as unknown[]);
+      expect(via.map(render)).toEqual(['rds.eu-west-1.amazonaws.com', 'rds.us-east-1.amazonaws.com']);
+    }
+  });
+
+  it('is retained when the stack is deleted or the key replaced, and so is the table', () => {
+    for (const id of ['SharedKey', 'Table']) {
+      const r = dev.template.Resources[id]!;
+      expect({ id, d: r.DeletionPolicy, u: r.UpdateReplacePolicy }).toEqual({ id, d: 'Retain', u: 'Retain' });
+    }
+    // a retained table with a fixed name would make the next deploy fail
+    expect((dev.template.Resources.Table!.Properties as Json).TableName).toBeUndefined();
   });
 
   it('is administered by its own account only, and the topic key is not shared at all', () => {
@@ -237,9 +275,16 @@ describe('the shared key', () => {
     );
     expect(own).toHaveLength(1);
     const topicKey = statements(dev.template).filter((s) => s.where === 'TopicKey key policy');
-    expect(topicKey.length).toBeGreaterThan(0);
-    for (const { statement } of topicKey)
-      expect(principals(statement)).toEqual(['arn:aws:iam::<account>:root']);
+    expect(topicKey.map(({ statement }) => principals(statement))).toEqual([
+      ['arn:aws:iam::<account>:root'],
+      ['cloudwatch.amazonaws.com'],
+    ]);
+    // CloudWatch alarms of this account (only) may publish to the encrypted operations topic
+    const cloudwatch = topicKey[1]!.statement;
+    expect(asArray(cloudwatch.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+    expect(cloudwatch.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+    });
   });
 
   it('is the key the state machine copies with', () => {
@@ -253,7 +298,12 @@ describe('the shared key', () => {
       ([id]) => id === 'ReplicateDatabaseStateMachine',
     )!;
     const map = ((sm.Properties as Json).DefinitionString as { 'Fn::Sub': [string, Json] })['Fn::Sub'][1];
-    expect(Object.values(map)).toEqual([
+    // besides the partition-neutral Task resources, the one key
+    expect(
+      Object.values(map).filter(
+        (v) => !String((v as Json)['Fn::Sub'] ?? '').startsWith(`arn:\${AWS::Partition}:states:::`),
+      ),
+    ).toEqual([
       { 'Fn::If': ['CreateSharedKey', { 'Fn::GetAtt': ['SharedKey', 'Arn'] }, { Ref: 'SharedKmsKeyArn' }] },
     ]);
   });
