@@ -630,6 +630,38 @@ describe('malformed parameters fail packaging and name the parameter', () => {
 describe('cfn-lint', () => {
   const available = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
 
+  test.each<['source' | 'destination', string[]]>([
+    ['source', ['SharedKey', 'Table', 'TopicKey', 'StateMachineLogGroup']],
+    [
+      'destination',
+      ['LockTable', 'ReplicaKey', 'DatabaseSecretOrdersDashdb', 'OperationsTopicKey', 'StateMachineLogGroup'],
+    ],
+  ])(
+    '%s: no hard-coded partition (I3042) and explicit deletion policies on stateful resources (I3011)',
+    async (side, stateful) => {
+      if (!available) {
+        if (process.env.CI === 'true') throw new Error('cfn-lint is not installed, and CI=true requires it');
+        return;
+      }
+      const { dir } = await packageService(side, 'dev');
+      const template = join(dir, 'cloudformation-template-update-stack.json');
+      const run = spawnSync('cfn-lint', ['--include-checks', 'I', '--regions', 'eu-west-1', '--', template], {
+        encoding: 'utf8',
+      });
+      const lines = `${run.stdout}`.split('\n');
+      expect(lines.filter((l) => l.startsWith('I3042'))).toEqual([]);
+      // I3011 names no resource, only a line: find the resource that starts there
+      const text = require('node:fs').readFileSync(template, 'utf8').split('\n') as string[];
+      const flagged = lines
+        .map((l, i) => (l.startsWith('I3011') ? lines[i + 1] : undefined))
+        .filter((l): l is string => l !== undefined)
+        .map((l) => /:(\d+):\d+$/.exec(l)?.[1])
+        .map((n) => /^\s*"([^"]+)": \{/.exec(text[Number(n) - 1] ?? '')?.[1]);
+      for (const id of stateful)
+        expect({ id, flagged: flagged.includes(id) }).toEqual({ id, flagged: false });
+    },
+  );
+
   test.each([
     ['dev', {}],
     ['every optional parameter', EVERYTHING],
