@@ -29,6 +29,7 @@ const EVERYTHING = {
   optionGroupName: 'replica-options',
   finalSnapshotOnDelete: 'true',
   notificationEmail: 'dba-oncall@example.com',
+  secretKmsKeyArns: 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
 };
 
 type Json = Record<string, unknown>;

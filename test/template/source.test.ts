@@ -331,6 +331,19 @@ describe('the replication topic', () => {
     }
   });
 
+  it('lets a destination account subscribe only its trigger Lambda, never an e-mail address or HTTP endpoint', () => {
+    const subscribe = statements(twoAccounts.template).filter(
+      (s) => s.kind === 'topic' && s.statement.Sid === 'DestinationAccountsSubscribe',
+    );
+    expect(subscribe).toHaveLength(1);
+    const condition = subscribe[0]!.statement.Condition!;
+    expect(condition.StringEquals).toEqual({ 'sns:Protocol': 'lambda' });
+    expect(asArray(condition.ArnLike!['sns:Endpoint'] as unknown[]).map(render)).toEqual([
+      `arn:aws:lambda:eu-west-1:${DESTINATION}:function:rds-replica-destination-*-trigger`,
+      `arn:aws:lambda:eu-west-1:${OTHER_DESTINATION}:function:rds-replica-destination-*-trigger`,
+    ]);
+  });
+
   it('denies publishing to every other principal', () => {
     const deny = statements(dev.template).find((s) => s.kind === 'topic' && s.statement.Effect === 'Deny');
     expect(deny?.statement.Action).toBe('sns:Publish');
@@ -343,6 +356,92 @@ describe('the replication topic', () => {
     for (const id of ['ReplicationTopic', 'OperationsTopic']) {
       expect((dev.template.Resources[id]!.Properties as Json).KmsMasterKeyId).toEqual({ Ref: 'TopicKey' });
     }
+  });
+});
+
+describe('roles assumed by services (confused deputy)', () => {
+  const trust = (p: PackagedService, role: string) =>
+    statements(p.template).filter((l) => l.kind === 'trust' && l.resource === role);
+
+  it('lets Step Functions assume the state machine role only for this stage’s two state machines', () => {
+    const [t] = trust(dev, 'StateMachineRole');
+    expect(t!.statement.Condition!.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(asArray(t!.statement.Condition!.ArnLike!['aws:SourceArn'] as unknown[]).map(render)).toEqual([
+      'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-replicate',
+      'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-replicate-database',
+    ]);
+    const names = resourcesOfType(dev.template, 'AWS::StepFunctions::StateMachine').map(
+      ([, r]) => (r.Properties as Json).StateMachineName,
+    );
+    expect(names.sort()).toEqual([
+      'rds-replica-source-dev-replicate',
+      'rds-replica-source-dev-replicate-database',
+    ]);
+  });
+
+  it('runs the schedule with a role of its own that only this stage’s rule may use, to start `replicate` only', () => {
+    const [, rule] = resourcesOfType(scheduled.template, 'AWS::Events::Rule')[0]!;
+    const props = rule.Properties as Json;
+    expect(props.Name).toBe('rds-replica-source-dev-schedule');
+    expect((props.Targets as Json[])[0]!.RoleArn).toEqual({ 'Fn::GetAtt': ['ScheduleRole', 'Arn'] });
+    const [t] = trust(scheduled, 'ScheduleRole');
+    expect(principals(t!.statement)).toEqual(['events.amazonaws.com']);
+    const conditions = t!.statement.Condition!.StringEquals!;
+    expect(render(conditions['aws:SourceArn'])).toBe(
+      'arn:aws:events:<region>:<account>:rule/rds-replica-source-dev-schedule',
+    );
+    expect(conditions['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+    const allowed = statements(scheduled.template).filter(
+      (l) => l.kind === 'identity' && l.roles.includes('ScheduleRole'),
+    );
+    expect(allowed.map((l) => [l.statement.Action, render(l.statement.Resource)])).toEqual([
+      [
+        'states:StartExecution',
+        'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-replicate',
+      ],
+    ]);
+    // the plugin's own role (without conditions) is not created
+    expect(
+      Object.keys(scheduled.template.Resources).filter((id) => /ScheduleToStepFunctions/.test(id)),
+    ).toEqual([]);
+  });
+});
+
+describe('keys of the source instances', () => {
+  const sourceKeyStatements = (t: CfnTemplate) =>
+    statements(t).filter((l) =>
+      ['GrantSourceKeysToRds', 'ReadSourceKeysThroughRds'].includes(l.statement.Sid ?? ''),
+    );
+
+  it('are not usable at all by default (instances on aws/rds or unencrypted need nothing)', () => {
+    expect(sourceKeyStatements(dev.template)).toEqual([]);
+  });
+
+  it('are the listed keys only, through RDS only', async () => {
+    const key = 'arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab';
+    const p = await packageService('source', 'dev', { sourceInstanceKmsKeyArns: key });
+    const found = sourceKeyStatements(p.template);
+    expect(found).toHaveLength(2);
+    for (const { statement } of found) {
+      expect(statement.Resource).toEqual([key]);
+      expect(render((statement.Condition!.StringEquals as Json)['kms:ViaService'])).toBe(
+        'rds.<region>.amazonaws.com',
+      );
+    }
+  });
+
+  it('are every key of the account and Region only with the explicit opt-in', async () => {
+    const p = await packageService('source', 'dev', { allowAnySourceInstanceKey: 'true' });
+    for (const { statement } of sourceKeyStatements(p.template)) {
+      expect(asArray(statement.Resource).map(render)).toEqual(['arn:aws:kms:<region>:<account>:key/*']);
+    }
+    expect(sourceKeyStatements(p.template)).toHaveLength(2);
+  });
+
+  it('must be key ARNs of this Region', async () => {
+    expect(await packagingError({ sourceInstanceKmsKeyArns: 'alias/orders' })).toMatch(
+      /parameter sourceInstanceKmsKeyArns contains 'alias\/orders': expected key ARNs/,
+    );
   });
 });
 
