@@ -61,7 +61,7 @@ function modeledErrors(service: string): string[] {
 }
 
 /** Every Error a Task with this resource can end in, besides the States.* errors. */
-export function possibleErrors(resource: string): string[] {
+function possibleErrors(resource: string): string[] {
   const parsed = parseResource(resource);
   if (parsed.kind === 'aws-sdk') {
     const serviceId = SERVICES[parsed.service]?.serviceId ?? parsed.service;
