@@ -106,7 +106,7 @@ function definitions(template: CfnTemplate): Array<[string, Json]> {
     const text = (body as string).replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
       const sub = ((vars as Json)[name] as { 'Fn::Sub'?: unknown } | undefined)?.['Fn::Sub'];
       if (name === 'AWS::Partition') return 'aws';
-      return typeof sub === 'string' ? sub.replace('${AWS::Partition}', 'aws') : whole;
+      return typeof sub === 'string' ? sub.replace(`\${AWS::Partition}`, 'aws') : whole;
     });
     return [id, JSON.parse(text) as Json];
   });
