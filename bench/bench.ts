@@ -217,9 +217,11 @@ function table(rows: string[][]) {
 async function polling(twin: Twin) {
   await createSourceDatabase(twin, { id: DATABASE, encryption: 'aws/rds' });
   const network = await createDestinationNetwork(twin);
-  await twin.deploy('source');
-  await twin.deploy('destination', { params: { vpcSecurityGroupIds: network.securityGroupId } });
-  await seedSecret(twin, `rds-replica/${DATABASE}`);
+  const source = await twin.deploy('source');
+  const destination = await twin.deploy('destination', {
+    params: { vpcSecurityGroupIds: network.securityGroupId, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
+  });
+  await seedSecret(twin, destination.outputs.DatabaseSecretOrdersDashdbArn!);
   const baseline = await prepareBaseline(twin);
 
   out('## 1. One replicated database, four RDS phases of equal length');

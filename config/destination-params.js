@@ -148,7 +148,7 @@ async function read({ resolveVariable }) {
     `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`,
   );
   if (sourceTopicArn === '') {
-    sourceTopicArn = `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`;
+    sourceTopicArn = arn('sns', sourceRegion, sourceAccountId, `rds-replica-source-${stage}-replication`);
   } else {
     const [, topicRegion, topicAccount] = SNS_TOPIC_ARN.exec(sourceTopicArn);
     if (topicRegion !== sourceRegion || topicAccount !== sourceAccountId) {
@@ -169,6 +169,16 @@ async function read({ resolveVariable }) {
     "the ARN of the source stack's shared KMS key, or empty",
     `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   );
+  const allowAnySourceKey = bool('allowAnySourceKey', (await param('allowAnySourceKey')) ?? 'false');
+  if (sourceKmsKeyArn === '' && !allowAnySourceKey) {
+    fail(
+      'sourceKmsKeyArn',
+      sourceKeyRaw,
+      "the ARN of the source stack's shared KMS key (its output KmsKeyArn), or allowAnySourceKey=true " +
+        'to let RDS use any key of the source account in sourceRegion',
+      `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+    );
+  }
   if (sourceKmsKeyArn !== '') {
     const [, keyRegion, keyAccount] = KMS_KEY_ARN.exec(sourceKmsKeyArn);
     if (keyRegion !== sourceRegion || keyAccount !== sourceAccountId) {
@@ -239,6 +249,16 @@ async function read({ resolveVariable }) {
         example,
       );
     }
+    if (/:secret:rds!/.test(secretArn)) {
+      // RDS-managed secrets (manage master user password): nobody but RDS may write them.
+      fail(
+        'secretArns',
+        secretArnsRaw.length > 100 ? `${secretArnsRaw.slice(0, 100)}...` : secretArnsRaw,
+        `a secret this service may write: ${db}'s is managed by RDS (rds!...), which nobody else can ` +
+          'update; give a secret of your own, or no entry to let the stack create one',
+        example,
+      );
+    }
     const m = SECRET_ARN.exec(secretArn);
     if (!m) fail('secretArns', secretArnsRaw, `a Secrets Manager secret ARN for ${db}`, example);
     if (m[1] !== region) {
@@ -252,6 +272,19 @@ async function read({ resolveVariable }) {
     if (givenSecrets.has(db))
       fail('secretArns', secretArnsRaw, `one secret per database (${db} twice)`, example);
     givenSecrets.set(db, secretArn);
+  }
+  const secretKeysRaw = await param('secretKmsKeyArns');
+  const secretKmsKeyArns = list(secretKeysRaw);
+  for (const key of secretKmsKeyArns) {
+    const k = KMS_KEY_ARN.exec(key);
+    if (!k || k[1] !== region) {
+      fail(
+        'secretKmsKeyArns',
+        secretKeysRaw,
+        `comma-separated ARNs of the customer-managed keys (in ${region}) that the secrets in secretArns are encrypted with`,
+        `arn:aws:kms:${region}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+      );
+    }
   }
   const secretUsername = required(
     'secretUsername',
@@ -327,6 +360,8 @@ async function read({ resolveVariable }) {
     sourceRegion,
     sourceTopicArn,
     sourceKmsKeyArn,
+    allowAnySourceKey,
+    secretKmsKeyArns,
     kmsKeyArn,
     createKmsKey: kmsKeyArn === '',
     databases,
@@ -347,7 +382,15 @@ async function read({ resolveVariable }) {
     logLevel,
   };
 
-  // One secret per database: the given ARN, or one this stack creates (and retains).
+  // One secret per database: the given ARN, or one this stack creates (and retains). A created
+  // secret's name carries the stage and the first part of the stack's id, so a second stage in the
+  // account, or a redeploy after `sls remove` (which keeps the secret), never meets a name in use.
+  const stackIdPart = {
+    'Fn::Select': [
+      0,
+      { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] },
+    ],
+  };
   settings.secrets = databases.map((database) => {
     const given = givenSecrets.get(database);
     return given
@@ -356,7 +399,8 @@ async function read({ resolveVariable }) {
           database,
           arn: null,
           logicalId: `DatabaseSecret${logicalName(database)}`,
-          name: `rds-replica/${database}`,
+          namePrefix: `rds-replica/${stage}/${database}-`,
+          name: { 'Fn::Join': ['', [`rds-replica/${stage}/${database}-`, stackIdPart]] },
           ref: { Ref: `DatabaseSecret${logicalName(database)}` },
         };
   });
@@ -369,9 +413,13 @@ async function read({ resolveVariable }) {
   settings.iam = {
     // Secrets: a given ARN may be complete or lack the random 6-character suffix.
     secrets: settings.secrets.flatMap((s) => (s.arn ? [s.arn, `${s.arn}-??????`] : [s.ref])),
-    // The shared key of the source account: the exact ARN when known; otherwise any key of the
-    // source account in its Region, which its key policy still limits to the one shared key.
+    // The shared key of the source account: the exact ARN (the normal path); only with the explicit
+    // opt-in allowAnySourceKey any key of the source account in its Region, which the source key
+    // policy still limits to the one shared key.
     sourceKey: sourceKmsKeyArn !== '' ? sourceKmsKeyArn : arn('kms', sourceRegion, sourceAccountId, 'key/*'),
+    // Customer-managed keys of the given secrets, used only through Secrets Manager.
+    secretKeys: secretKmsKeyArns,
+    secretsViaService: { 'Fn::Sub': `secretsmanager.\${AWS::Region}.\${AWS::URLSuffix}` },
     sharedSnapshots: arn('rds', sourceRegion, sourceAccountId, 'snapshot:*'),
     snapshotCopies: rdsArn(`snapshot:${deploymentId}-*`),
     anySnapshot: rdsArn('snapshot:*'),
@@ -395,7 +443,9 @@ async function read({ resolveVariable }) {
     ),
     // RDS calls KMS on the caller's behalf in the Region it copies into (and, for a
     // cross-Region copy, in the source Region).
-    kmsViaServices: [...new Set([region, sourceRegion])].map((r) => `rds.${r}.amazonaws.com`),
+    kmsViaServices: [...new Set([region, sourceRegion])].map((r) => ({
+      'Fn::Sub': `rds.${r}.\${AWS::URLSuffix}`,
+    })),
     // Conditions that confine RDS writes to what carries this deployment's tag (tag keys cannot
     // be written as variables in YAML keys, hence built here).
     taggedByThisDeploymentOnCreate: {

@@ -1,7 +1,8 @@
 // The destination resources whose number or presence depends on the parameters (CloudFormation
 // cannot loop, and a resource that is not needed should not be in the template at all):
 //   - one Secrets Manager secret per configured database without a given secret ARN
-//     (`rds-replica/<database>`, kept when the stack is deleted or the resource replaced);
+//     (`rds-replica/<stage>/<database>-<stack id>`, created empty, kept when the stack is deleted);
+//   - the policy that lets the Lambdas use the customer-managed keys of given secrets;
 //   - the KMS key (and alias) the snapshot copies are encrypted with, unless kmsKeyArn is given;
 //   - the e-mail subscription of the operations topic, when notificationEmail is given.
 // Merged into the template by serverless.destination.yml:
@@ -75,14 +76,65 @@ async function resources(ctx) {
       // The secret outlives the stack: applications read it, and its password is set by hand.
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
+      // Created empty (neither SecretString nor GenerateSecretString): CloudFormation writes a
+      // secret's value whenever either property changes, so with neither no deploy, redeploy or
+      // parameter change can ever overwrite what the operator and mergeSecret put in. The name does
+      // not depend on any parameter either (a new name would replace the secret).
       Properties: {
         Name: secret.name,
         Description:
           `Connection secret of the replica of ${secret.database} (standard RDS secret JSON). ` +
-          `Set "password" to the master password of the source instance; ${s.deploymentId} ` +
-          'rewrites host, port, engine and dbInstanceIdentifier and keeps every other key.',
-        SecretString: JSON.stringify({ username: s.secretUsername }),
+          `Put {"username": "${s.secretUsername}", "password": "<master password of the source instance>"} ` +
+          `into it; ${s.deploymentId} rewrites host, port, engine and dbInstanceIdentifier and keeps every other key.`,
         Tags: [managedBy, { Key: s.tagKeys.sourceDatabase, Value: secret.database }],
+      },
+    };
+    Outputs[`${secret.logicalId}Arn`] = {
+      Description: `Secret of the replica of ${secret.database} (created empty: put the credentials in)`,
+      Value: { Ref: secret.logicalId },
+    };
+  }
+
+  if (s.secretKmsKeyArns.length > 0) {
+    // Given secrets encrypted with customer-managed keys: reading needs kms:Decrypt, writing also
+    // kms:GenerateDataKey; only through Secrets Manager.
+    const viaSecretsManager = { StringEquals: { 'kms:ViaService': s.iam.secretsViaService } };
+    Resources.SecretKeysPolicy = {
+      Type: 'AWS::IAM::Policy',
+      Properties: {
+        PolicyName: 'secret-keys',
+        Roles: [{ Ref: 'NameReplicaRole' }, { Ref: 'MergeSecretRole' }],
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'DecryptTheSecretsThroughSecretsManager',
+              Effect: 'Allow',
+              Action: 'kms:Decrypt',
+              Resource: s.iam.secretKeys,
+              Condition: viaSecretsManager,
+            },
+          ],
+        },
+      },
+    };
+    Resources.MergeSecretKeysPolicy = {
+      Type: 'AWS::IAM::Policy',
+      Properties: {
+        PolicyName: 'secret-keys-write',
+        Roles: [{ Ref: 'MergeSecretRole' }],
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'EncryptTheSecretsThroughSecretsManager',
+              Effect: 'Allow',
+              Action: 'kms:GenerateDataKey',
+              Resource: s.iam.secretKeys,
+              Condition: viaSecretsManager,
+            },
+          ],
+        },
       },
     };
   }

@@ -18,6 +18,12 @@ const DESCRIPTIONS = {
   scheduleExpression: 'EventBridge schedule, rate(...) or cron(...)',
   kmsKeyArn:
     'ARN of an existing customer-managed KMS key shared with the destination accounts; empty: the stack creates one',
+  destinationRegions:
+    'comma-separated Regions the destination stacks copy the shared snapshots into; empty: the Region of this stack',
+  sourceInstanceKmsKeyArns:
+    'comma-separated ARNs of the customer-managed keys the source instances are encrypted with (not aws/rds); empty: none',
+  allowAnySourceInstanceKey:
+    'true to let RDS read source instances encrypted with any key of this account and Region instead of sourceInstanceKmsKeyArns',
   keepSharedSnapshots: 'number of shared copies kept per database (the newest ones this deployment created)',
   maxConcurrency: 'number of databases replicated at the same time',
   notificationEmail: 'e-mail address subscribed to the operations topic; empty: no subscription',
@@ -178,6 +184,36 @@ async function resolve(ctx) {
     }
   }
 
+  const destinationRegionsValue = await raw('destinationRegions');
+  const destinationRegions = asList(destinationRegionsValue);
+  for (const r of destinationRegions) {
+    if (!REGION.test(r)) {
+      problems.push(
+        `parameter destinationRegions contains '${r.slice(0, 100)}': expected AWS Regions such as eu-west-1,eu-central-1 (or empty for the Region of this stack)`,
+      );
+    }
+  }
+
+  const instanceKeysValue = await raw('sourceInstanceKmsKeyArns');
+  const sourceInstanceKmsKeyArns = asList(instanceKeysValue);
+  for (const arn of sourceInstanceKmsKeyArns) {
+    const match = KMS_KEY_ARN.exec(arn);
+    if (!match) {
+      problems.push(
+        `parameter sourceInstanceKmsKeyArns contains '${arn.slice(0, 100)}': expected key ARNs (arn:aws:kms:<region>:<account>:key/<key id>; not aliases), comma-separated`,
+      );
+    } else if (REGION.test(region) && match[1] !== region) {
+      problems.push(
+        `parameter sourceInstanceKmsKeyArns contains a key in ${match[1]} but the source instances are in ${region}: list the keys of ${region}`,
+      );
+    }
+  }
+  const allowAnySourceInstanceKey = asBoolean(
+    'allowAnySourceInstanceKey',
+    (await raw('allowAnySourceInstanceKey')) ?? false,
+    problems,
+  );
+
   const keepSharedSnapshots = asInteger(
     'keepSharedSnapshots',
     await raw('keepSharedSnapshots'),
@@ -232,6 +268,30 @@ async function resolve(ctx) {
     scheduleEnabled,
     scheduleExpression,
     kmsKeyArn,
+    destinationRegions: destinationRegions.length > 0 ? destinationRegions : [region],
+    // kms:ViaService values under which the destination accounts may use the shared key: RDS in this
+    // Region and in every Region a destination copies into (INFERRED: a cross-Region copy may reach
+    // the key from either side, so both are listed).
+    destinationKmsViaServices: [...new Set([region, ...destinationRegions])].map((r) => ({
+      'Fn::Sub': `rds.${r}.\${AWS::URLSuffix}`,
+    })),
+    // sns:Endpoint patterns a destination account may subscribe: its trigger function
+    // (rds-replica-destination-<stage>-trigger) in a Region it copies into.
+    destinationTriggerArns: destinationAccountIds.flatMap((id) =>
+      (destinationRegions.length > 0 ? destinationRegions : [region]).map((r) => ({
+        'Fn::Sub': `arn:\${AWS::Partition}:lambda:${r}:${id}:function:rds-replica-destination-*-trigger`,
+      })),
+    ),
+    sourceInstanceKmsKeyArns,
+    allowAnySourceInstanceKey,
+    // The keys RDS may read source instances with: the listed ones, or with the explicit opt-in any key
+    // of this account and Region. Default of the template parameter ReadSourceInstanceKeys (a string).
+    sourceInstanceKeyResources: allowAnySourceInstanceKey
+      ? [{ 'Fn::Sub': `arn:\${AWS::Partition}:kms:\${AWS::Region}:\${AWS::AccountId}:key/*` }]
+      : sourceInstanceKmsKeyArns.length > 0
+        ? sourceInstanceKmsKeyArns
+        : [{ 'Fn::Sub': `arn:\${AWS::Partition}:kms:\${AWS::Region}:\${AWS::AccountId}:key/none` }], // unused: the statements are left out
+    readSourceInstanceKeysText: String(allowAnySourceInstanceKey || sourceInstanceKmsKeyArns.length > 0),
     keepSharedSnapshots,
     maxConcurrency,
     notificationEmail,

@@ -27,6 +27,16 @@
  *                    bucket and secret policies), or a configured account allowed more on the
  *                    topic than sns:Subscribe
  *   lambda-permission  an AWS::Lambda::Permission without SourceArn, or for everyone
+ *   confused-deputy  a trust policy letting a service that names its caller (Step Functions,
+ *                    EventBridge) assume the role without both aws:SourceArn and aws:SourceAccount
+ *   kms-via-service  KMS use actions (Decrypt, Encrypt, ReEncrypt*, GenerateDataKey*; CreateGrant
+ *                    without kms:GrantIsForAWSResource) in a role policy, or for another account in
+ *                    a key policy, without a kms:ViaService condition: the key would be usable
+ *                    directly, outside the service that needs it
+ *   subscribe-lambda another account may sns:Subscribe without sns:Protocol = lambda and an
+ *                    sns:Endpoint condition: it could subscribe an e-mail address or HTTP endpoint
+ *   service-linked-role  iam:CreateServiceLinkedRole without an iam:AWSServiceName condition or on
+ *                    a resource outside role/aws-service-role/
  *   tag-guard        a role whose mutating action is limited by a resource-tag condition, but
  *                    which may add tags to every resource of that type in the account: it could
  *                    put the tag on any resource first, so the condition protects nothing
@@ -72,6 +82,10 @@ export type Rule =
   | 'key-grant'
   | 'open-policy'
   | 'lambda-permission'
+  | 'confused-deputy'
+  | 'kms-via-service'
+  | 'subscribe-lambda'
+  | 'service-linked-role'
   | 'tag-guard'
   | 'unreviewed';
 
@@ -129,6 +143,16 @@ const SCOPING_KEYS = [
   'aws:sourceowner',
   'aws:principalaccount',
   'aws:principalorgid',
+];
+/** Services that pass aws:SourceArn / aws:SourceAccount when they assume a role. */
+const SOURCE_NAMING_SERVICES = ['states.amazonaws.com', 'events.amazonaws.com', 'scheduler.amazonaws.com'];
+/** KMS actions that use key material (a kms:ViaService condition confines them to one service). */
+const KMS_USE_ACTIONS = [
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:ReEncrypt*',
+  'kms:GenerateDataKey*',
+  'kms:CreateGrant',
 ];
 const TAGGING_ACTIONS = ['AddTagsToResource', 'TagResource', 'CreateTags'];
 const RESOURCE_TAG_KEY = /^(?:aws:resourcetag|[a-z0-9-]+:[a-z-]+-tag)\/(.+)$/i;
@@ -552,6 +576,78 @@ export function check(located: readonly Located[], options: CheckOptions, templa
       }
     }
 
+    // confused-deputy
+    if (l.kind === 'trust') {
+      const keys = conditionKeys(s);
+      for (const p of principals.filter(
+        (p) => p.class === 'service' && SOURCE_NAMING_SERVICES.includes(p.text),
+      )) {
+        const missing = ['aws:sourcearn', 'aws:sourceaccount'].filter((k) => !keys.includes(k));
+        if (missing.length > 0) {
+          flag(
+            l,
+            'confused-deputy',
+            `${p.text} may assume the role without ${missing.join(' and ')} (any ${p.text.split('.')[0]} resource could use it)`,
+          );
+        }
+      }
+    }
+
+    // kms-via-service
+    // (Action "*" is reported as wildcard-action only)
+    const usesKeys = actions.filter(
+      (a) =>
+        a !== '*' &&
+        KMS_USE_ACTIONS.some((u) => actionMatches(a, u) || actionMatches(u, a)) &&
+        !(
+          lower(a) === 'kms:creategrant' &&
+          conditionValue(s, 'kms:GrantIsForAWSResource').some((v) => String(v) === 'true')
+        ),
+    );
+    const viaService = conditionKeys(s).includes('kms:viaservice');
+    const foreign = principals.filter((p) => p.class === 'account');
+    if (usesKeys.length > 0 && !viaService) {
+      if (l.kind === 'identity') {
+        flag(l, 'kms-via-service', `${usesKeys.join(', ')} without kms:ViaService`);
+      } else if (l.kind === 'key' && foreign.length > 0) {
+        flag(
+          l,
+          'kms-via-service',
+          `account ${foreign.map((p) => p.account).join(', ')} may ${usesKeys.join(', ')} without kms:ViaService (outside RDS too)`,
+        );
+      }
+    }
+
+    // subscribe-lambda
+    if (l.kind === 'topic' && foreign.length > 0 && actions.some((a) => actionMatches(a, 'sns:Subscribe'))) {
+      const protocols = conditionValue(s, 'sns:Protocol').map(String);
+      const endpoints = conditionValue(s, 'sns:Endpoint');
+      if (protocols.length === 0 || protocols.some((p) => p !== 'lambda') || endpoints.length === 0) {
+        flag(
+          l,
+          'subscribe-lambda',
+          `account ${foreign.map((p) => p.account).join(', ')} may subscribe ${protocols.length ? `with protocol ${protocols.join(', ')}` : 'any protocol'}${endpoints.length ? '' : ' and any endpoint'}: only its Lambda function should receive the messages`,
+        );
+      }
+    }
+
+    // service-linked-role
+    if (actions.some((a) => a !== '*' && actionMatches(a, 'iam:CreateServiceLinkedRole'))) {
+      const names = conditionValue(s, 'iam:AWSServiceName');
+      const outside = resources.filter(
+        (r) => !/:role\/aws-service-role\/[a-z0-9.-]+\/[A-Za-z0-9+=,.@_-]+$/.test(r),
+      );
+      if (names.length === 0 || outside.length > 0) {
+        flag(
+          l,
+          'service-linked-role',
+          names.length === 0
+            ? 'iam:CreateServiceLinkedRole without an iam:AWSServiceName condition'
+            : `iam:CreateServiceLinkedRole on ${outside.join(', ')}, not one service-linked role`,
+        );
+      }
+    }
+
     // lambda-permission
     if (l.kind === 'permission') {
       if (conditionValue(s, 'AWS:SourceArn').length === 0) {
@@ -648,6 +744,17 @@ const WHY_BY_SID: Record<string, string> = {
   GrantSharedKeyToRds: 'RDS holds a grant on the shared key while it copies',
   GrantSourceKeysToRds: 'copy a source instance encrypted with another customer key of this account',
   ReadSourceKeysThroughRds: 'RDS decrypts such a source snapshot while it copies',
+  StartTheScheduledRun: 'the schedule (EventBridge rule) starts `replicate`',
+  CloudWatchAlarmsOfThisAccountPublish:
+    'CloudWatch alarms of this account may publish to the encrypted operations topic',
+  'OperationsTopicKey/AccountAdministersTheKey': "AWS's default key policy; the key is not shared",
+  LetRdsCreateItsServiceLinkedRole:
+    "the first restore in an account without RDS resources creates RDS's service-linked role",
+  EncryptNotices: 'the operations topic is encrypted with its own key',
+  DecryptTheSecretsThroughSecretsManager:
+    'read given secrets encrypted with a customer-managed key (secretKmsKeyArns)',
+  EncryptTheSecretsThroughSecretsManager:
+    'write given secrets encrypted with a customer-managed key (secretKmsKeyArns)',
   PublishNotices: 'the replication message; failure and clean-up notices',
   EncryptTopicMessages: 'both topics are encrypted with the topic key',
   LocksAndSharedCopyRecords:
@@ -820,6 +927,8 @@ export const VARIANTS: Variant[] = [
       notificationEmail: 'dba-oncall@example.com',
       tracingEnabled: 'true',
       scheduleEnabled: 'true',
+      destinationRegions: 'eu-west-1,eu-central-1',
+      sourceInstanceKmsKeyArns: 'arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
     },
     accounts: ['222222222222', '333333333333'],
   },
@@ -837,6 +946,7 @@ export const VARIANTS: Variant[] = [
       optionGroupName: 'replica-options',
       finalSnapshotOnDelete: 'true',
       notificationEmail: 'dba-oncall@example.com',
+      secretKmsKeyArns: 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
     },
     accounts: ['111111111111'],
   },

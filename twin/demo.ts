@@ -114,7 +114,7 @@ async function main() {
     say('Packaging and deploying both services (sls package, then the twin provisions the templates) ...');
     const source = await twin.deploy('source');
     const destination = await twin.deploy('destination', {
-      params: { vpcSecurityGroupIds: network.securityGroupId },
+      params: { vpcSecurityGroupIds: network.securityGroupId, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
     });
     say(
       `  ${source.stackName}: ${Object.values(source.stateMachines)
@@ -126,7 +126,7 @@ async function main() {
         .map((m) => m.name)
         .join(', ')}`,
     );
-    const secretId = `rds-replica/${DATABASE}`;
+    const secretId = destination.outputs.DatabaseSecretOrdersDashdbArn!; // created empty by the stack
     await seedSecret(twin, secretId, { note: 'keys the replicator does not own are kept as they are' });
 
     twin.sfn.onEvent = progressPrinter(twin);

@@ -12,8 +12,9 @@ export function cfnLintAvailable(): boolean {
   return spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
-export function cfnLint(template: string, region = 'eu-west-1'): LintResult {
-  const r = spawnSync('cfn-lint', ['--regions', region, '--', template], { encoding: 'utf8' });
+/** `extra`: further options, e.g. `['--include-checks', 'I']` for the informational rules. */
+export function cfnLint(template: string, region = 'eu-west-1', extra: string[] = []): LintResult {
+  const r = spawnSync('cfn-lint', [...extra, '--regions', region, '--', template], { encoding: 'utf8' });
   if (r.error) throw r.error;
   const lines = `${r.stdout ?? ''}${r.stderr ?? ''}`
     .split('\n')

@@ -9,7 +9,12 @@ import contract from '../../src/contracts/contract.json';
 import { type CfnTemplate, packageService, resourcesOfType } from '../../twin/src/package';
 import { cfnLint, cfnLintAvailable } from '../helpers/cfn-lint';
 
-const SOURCE_TOPIC = 'arn:aws:sns:eu-west-1:111111111111:rds-replica-source-dev-replication';
+// partition-neutral: the template resolves it in the partition it is deployed to
+const SOURCE_TOPIC = {
+  'Fn::Sub': `arn:\${AWS::Partition}:sns:eu-west-1:111111111111:rds-replica-source-dev-replication`,
+};
+// the dev stage's source key (params.dev in serverless.destination.yml)
+const DEV_SOURCE_KEY = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const DEPLOYMENT = 'rds-replica-destination-dev';
 
 // Every optional parameter set: given secret and keys instead of created ones, the optional
@@ -26,6 +31,7 @@ const EVERYTHING = {
   optionGroupName: 'replica-options',
   finalSnapshotOnDelete: 'true',
   notificationEmail: 'dba-oncall@example.com',
+  secretKmsKeyArns: 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
 };
 
 type Json = Record<string, unknown>;
@@ -158,8 +164,15 @@ describe('destination service, dev stage (no parameters given)', () => {
 
   test('no IAM statement allows a wildcard action or uses NotAction / NotResource', () => {
     // (the framework's deployment bucket policy *denies* s3:* without TLS: a Deny may be broad)
-    for (const { where, statement } of statements(t).filter((l) => l.statement.Effect === 'Allow')) {
+    for (const { where, kind, statement } of statements(t).filter((l) => l.statement.Effect === 'Allow')) {
       for (const action of actionsOf(statement)) {
+        // a key policy's administrator statement for the key's own account (AWS's default key policy)
+        const ownKeyAdmin =
+          kind === 'key' &&
+          action === 'kms:*' &&
+          JSON.stringify(statement.Principal) ===
+            JSON.stringify({ AWS: { 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:root` } });
+        if (ownKeyAdmin) continue;
         expect({ where, action, wildcard: action === '*' || action.endsWith(':*') }).toEqual({
           where,
           action,
@@ -241,14 +254,78 @@ describe('destination service, dev stage (no parameters given)', () => {
     const role = roleStatements(t, roleOfStateMachine(t, 'ReplicateStateMachine'));
     const grant = allows(role, 'kms:CreateGrant');
     expect(grant).toHaveLength(1);
-    expect(grant[0]!.Resource).toEqual([
-      { 'Fn::GetAtt': ['ReplicaKey', 'Arn'] },
-      { 'Fn::Sub': `arn:\${AWS::Partition}:kms:eu-west-1:111111111111:key/*` },
-    ]);
+    expect(grant[0]!.Resource).toEqual([{ 'Fn::GetAtt': ['ReplicaKey', 'Arn'] }, DEV_SOURCE_KEY]);
     expect(grant[0]!.Condition).toMatchObject({ Bool: { 'kms:GrantIsForAWSResource': 'true' } });
     expect(allows(role, 'kms:Decrypt')[0]!.Condition).toEqual({
-      StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com'] },
+      StringEquals: { 'kms:ViaService': [{ 'Fn::Sub': `rds.eu-west-1.\${AWS::URLSuffix}` }] },
     });
+  });
+
+  test('may create RDS service-linked role, and nothing else in IAM', () => {
+    const iam = statements(t).filter(
+      (l) => l.kind === 'identity' && actionsOf(l.statement).some((a) => a.startsWith('iam:')),
+    );
+    expect(iam.map((l) => [l.roles, l.statement])).toEqual([
+      [
+        ['ReplicateRole'],
+        {
+          Sid: 'LetRdsCreateItsServiceLinkedRole',
+          Effect: 'Allow',
+          Action: 'iam:CreateServiceLinkedRole',
+          Resource: {
+            'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
+          },
+          Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
+        },
+      ],
+    ]);
+  });
+
+  test.each([
+    ['ReplicateRole', 'replicate'],
+    ['RollbackRole', 'rollback'],
+  ])('%s may be assumed only by its own state machine (confused deputy)', (roleId, machine) => {
+    const trust = statements(t).filter((l) => l.kind === 'trust' && l.resource === roleId);
+    expect(trust.map((l) => l.statement.Condition)).toEqual([
+      {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: {
+          'aws:SourceArn': {
+            'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${DEPLOYMENT}-${machine}`,
+          },
+        },
+      },
+    ]);
+    expect(
+      props(t, `${machine === 'replicate' ? 'Replicate' : 'Rollback'}StateMachine`).StateMachineName,
+    ).toBe(`${DEPLOYMENT}-${machine}`);
+  });
+
+  test('encrypts the operations topic with a key of its own that CloudWatch alarms may use', () => {
+    expect(props(t, 'OperationsTopic').KmsMasterKeyId).toEqual({ Ref: 'OperationsTopicKey' });
+    const key = statements(t).filter((l) => l.kind === 'key' && l.resource === 'OperationsTopicKey');
+    const cloudwatch = key.find((l) => JSON.stringify(l.statement.Principal).includes('cloudwatch'));
+    expect(cloudwatch!.statement).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+    // both state machines publish notices, so both may use the key (through SNS only)
+    for (const role of ['ReplicateRole', 'RollbackRole']) {
+      const use = roleStatements(t, role).filter((s) => s.Sid === 'EncryptNotices');
+      expect(use.map((s) => [s.Resource, s.Condition])).toEqual([
+        [
+          { 'Fn::GetAtt': ['OperationsTopicKey', 'Arn'] },
+          { StringEquals: { 'kms:ViaService': { 'Fn::Sub': `sns.\${AWS::Region}.\${AWS::URLSuffix}` } } },
+        ],
+      ]);
+    }
+  });
+
+  test('keeps the state table on stack deletion, without a fixed name that a redeploy would meet', () => {
+    const table = t.Resources.LockTable!;
+    expect([table.DeletionPolicy, table.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+    expect(props(t, 'LockTable').TableName).toBeUndefined();
   });
 
   test('the key policy grants nothing to another account or to everyone', () => {
@@ -262,18 +339,40 @@ describe('destination service, dev stage (no parameters given)', () => {
     expect(props(t, 'ReplicaKey').EnableKeyRotation).toBe(true);
   });
 
-  test('creates the database secret when no ARN is given, and keeps it on stack deletion', () => {
+  test('creates the database secret empty when no ARN is given, and keeps it on stack deletion', () => {
     const secrets = resourcesOfType(t, 'AWS::SecretsManager::Secret');
     expect(secrets).toHaveLength(1);
-    const [, secret] = secrets[0]!;
+    const [id, secret] = secrets[0]!;
     expect(secret.DeletionPolicy).toBe('Retain');
     expect(secret.UpdateReplacePolicy).toBe('Retain');
-    expect(secret.Properties).toMatchObject({ Name: 'rds-replica/orders-db' });
-    expect(JSON.parse((secret.Properties as Json).SecretString as string)).toEqual({ username: 'postgres' });
+    // no value CloudFormation could ever write again (issue 9, point 8)
+    expect(secret.Properties).not.toHaveProperty('SecretString');
+    expect(secret.Properties).not.toHaveProperty('GenerateSecretString');
+    // the stage and the stack's own id in the name: a second stage, or a redeploy after `sls remove`
+    // (a new stack id), never meets the retained secret's name
+    expect((secret.Properties as Json).Name).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'rds-replica/dev/orders-db-',
+          {
+            'Fn::Select': [
+              0,
+              { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] },
+            ],
+          },
+        ],
+      ],
+    });
+    expect((t.Outputs![`${id}Arn`] as { Value: unknown }).Value).toEqual({ Ref: id });
   });
 
   test('creates the key, the operations topic, the state table and the outputs', () => {
-    expect(resourcesOfType(t, 'AWS::KMS::Key')).toHaveLength(1);
+    expect(
+      resourcesOfType(t, 'AWS::KMS::Key')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['OperationsTopicKey', 'ReplicaKey']);
     expect(resourcesOfType(t, 'AWS::SNS::Topic')).toHaveLength(1);
     expect(resourcesOfType(t, 'AWS::DynamoDB::Table')).toHaveLength(1);
     expect(Object.keys(t.Outputs ?? {})).toEqual(
@@ -348,10 +447,11 @@ describe('destination service with every optional parameter set', () => {
   });
 
   test('creates no secret for a database whose secret ARN is given, and one for the other', () => {
-    const names = resourcesOfType(t, 'AWS::SecretsManager::Secret').map(
-      ([, r]) => (r.Properties as Json).Name,
+    const names = resourcesOfType(t, 'AWS::SecretsManager::Secret').map(([, r]) =>
+      JSON.stringify((r.Properties as Json).Name),
     );
-    expect(names).toEqual(['rds-replica/billing-db']);
+    expect(names).toHaveLength(1);
+    expect(names[0]).toContain('"rds-replica/dev/billing-db-"');
     const lambdaSecretResources = allows(
       roleStatements(t, 'MergeSecretRole'),
       'secretsmanager:PutSecretValue',
@@ -367,7 +467,7 @@ describe('destination service with every optional parameter set', () => {
   });
 
   test('uses the given keys instead of creating one', () => {
-    expect(resourcesOfType(t, 'AWS::KMS::Key')).toHaveLength(0);
+    expect(resourcesOfType(t, 'AWS::KMS::Key').map(([id]) => id)).toEqual(['OperationsTopicKey']);
     expect((t.Outputs!.KmsKeyArn as { Value: unknown }).Value).toBe(GIVEN_KEY);
     const asl = definition(t, 'ReplicateStateMachine');
     expect(asl.States['Copy The Shared Snapshot']!.Parameters!.KmsKeyId).toBe(GIVEN_KEY);
@@ -406,6 +506,115 @@ describe('destination service with every optional parameter set', () => {
   });
 });
 
+/** A stage without `params:` in serverless.destination.yml: every required parameter given here. */
+const QA_STAGE = {
+  sourceAccountId: '111111111111',
+  sourceRegion: 'eu-west-1',
+  databases: 'orders-db',
+  dbInstanceClass: 'db.t4g.micro',
+  dbSubnetGroupName: 'replica-subnets',
+  vpcSecurityGroupIds: 'sg-0123456789abcdef0',
+};
+
+describe('deploys never rewrite a secret (issue 9, point 8)', () => {
+  /** What CloudFormation would write into a secret, or rename it (a new name replaces the secret). */
+  const valueBearing = (t: CfnTemplate) =>
+    Object.fromEntries(
+      resourcesOfType(t, 'AWS::SecretsManager::Secret').map(([id, r]) => {
+        const p = r.Properties as Json;
+        return [
+          id,
+          { Name: p.Name, SecretString: p.SecretString, GenerateSecretString: p.GenerateSecretString },
+        ];
+      }),
+    );
+
+  test('changing any parameter leaves every value-bearing property of the secrets as it was', async () => {
+    const before = (await packageService('destination', 'dev')).template;
+    const after = (
+      await packageService('destination', 'dev', {
+        secretUsername: 'admin',
+        keepReplicas: '3',
+        instanceNamePrefix: 'replica-{database}',
+        dbInstanceClass: 'db.r7g.large',
+        kmsKeyArn: GIVEN_KEY,
+        notificationEmail: 'dba-oncall@example.com',
+        multiAz: 'true',
+      })
+    ).template;
+    expect(Object.keys(valueBearing(before))).toEqual(['DatabaseSecretOrdersDashdb']);
+    expect(valueBearing(after)).toEqual(valueBearing(before));
+    for (const v of Object.values(valueBearing(after))) {
+      expect(v.SecretString).toBeUndefined();
+      expect(v.GenerateSecretString).toBeUndefined();
+    }
+    // the user name only reaches the description, which is metadata
+    expect(JSON.stringify(after.Resources.DatabaseSecretOrdersDashdb)).toContain('"username\\": \\"admin\\"');
+  });
+
+  test('a second stage in the same account creates its own secret under another name', async () => {
+    const qa = (await packageService('destination', 'qa', { ...QA_STAGE, sourceKmsKeyArn: DEV_SOURCE_KEY }))
+      .template;
+    const dev = (await packageService('destination', 'dev')).template;
+    const prefix = (t: CfnTemplate) =>
+      ((valueBearing(t).DatabaseSecretOrdersDashdb!.Name as Json)['Fn::Join'] as [string, unknown[]])[1][0];
+    expect([prefix(dev), prefix(qa)]).toEqual(['rds-replica/dev/orders-db-', 'rds-replica/qa/orders-db-']);
+  });
+});
+
+describe('keys of the secrets and of the source', () => {
+  test('given secrets on customer-managed keys: the Lambdas may use those keys, only through Secrets Manager', async () => {
+    const secretKey = 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab';
+    const t = (
+      await packageService('destination', 'dev', {
+        secretArns: `orders-db=${GIVEN_SECRET}`,
+        secretKmsKeyArns: secretKey,
+      })
+    ).template;
+    const viaSecretsManager = {
+      StringEquals: { 'kms:ViaService': { 'Fn::Sub': `secretsmanager.\${AWS::Region}.\${AWS::URLSuffix}` } },
+    };
+    const kms = (role: string) =>
+      roleStatements(t, role)
+        .filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')))
+        .map((s) => [actionsOf(s), s.Resource, s.Condition]);
+    expect(kms('NameReplicaRole')).toEqual([[['kms:Decrypt'], [secretKey], viaSecretsManager]]);
+    expect(kms('MergeSecretRole')).toEqual([
+      [['kms:Decrypt'], [secretKey], viaSecretsManager],
+      [['kms:GenerateDataKey'], [secretKey], viaSecretsManager],
+    ]);
+    // without secretKmsKeyArns no Lambda gets any KMS permission
+    const dev = (await packageService('destination', 'dev')).template;
+    for (const role of ['NameReplicaRole', 'MergeSecretRole'])
+      expect(
+        roleStatements(dev, role)
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('kms:')),
+      ).toEqual([]);
+  });
+
+  test('refuses a secret that RDS manages, naming the parameter and the fix', async () => {
+    const managed = 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:rds!db-0a1b2c3d-4e5f-AbCdEf';
+    await expect(
+      packageService('destination', 'dev', { secretArns: `orders-db=${managed}` }),
+    ).rejects.toThrow(
+      /parameter secretArns is 'orders-db=arn:aws:secretsmanager:.*rds!db-.*': expected a secret this service may write: orders-db's is managed by RDS/,
+    );
+  });
+
+  test('requires the source key ARN, or the explicit opt-in to any key of the source account', async () => {
+    await expect(packageService('destination', 'qa', QA_STAGE)).rejects.toThrow(
+      /parameter sourceKmsKeyArn is empty: expected the ARN of the source stack's shared KMS key \(its output KmsKeyArn\), or allowAnySourceKey=true/,
+    );
+    const any = (await packageService('destination', 'qa', { ...QA_STAGE, allowAnySourceKey: 'true' }))
+      .template;
+    expect(allows(roleStatements(any, 'ReplicateRole'), 'kms:CreateGrant')[0]!.Resource).toEqual([
+      { 'Fn::GetAtt': ['ReplicaKey', 'Arn'] },
+      { 'Fn::Sub': `arn:\${AWS::Partition}:kms:eu-west-1:111111111111:key/*` },
+    ]);
+  });
+});
+
 describe('malformed parameters fail packaging and name the parameter', () => {
   test.each([
     ['sourceAccountId', '12345'],
@@ -429,6 +638,35 @@ describe('cfn-lint', () => {
     console.warn('cfn-lint is not installed: skipping the CloudFormation lint (CI runs it)');
     return true;
   };
+
+  test.each<['source' | 'destination', string[]]>([
+    ['source', ['SharedKey', 'Table', 'TopicKey', 'StateMachineLogGroup']],
+    [
+      'destination',
+      ['LockTable', 'ReplicaKey', 'DatabaseSecretOrdersDashdb', 'OperationsTopicKey', 'StateMachineLogGroup'],
+    ],
+  ])(
+    '%s: no hard-coded partition (I3042) and explicit deletion policies on stateful resources (I3011)',
+    async (side, stateful) => {
+      if (!available) {
+        if (process.env.CI === 'true') throw new Error('cfn-lint is not installed, and CI=true requires it');
+        return;
+      }
+      const { dir } = await packageService(side, 'dev');
+      const template = join(dir, 'cloudformation-template-update-stack.json');
+      const { lines } = cfnLint(template, 'eu-west-1', ['--include-checks', 'I']);
+      expect(lines.filter((l) => l.startsWith('I3042'))).toEqual([]);
+      // I3011 names no resource, only a line: find the resource that starts there
+      const text = require('node:fs').readFileSync(template, 'utf8').split('\n') as string[];
+      const flagged = lines
+        .map((l, i) => (l.startsWith('I3011') ? lines[i + 1] : undefined))
+        .filter((l): l is string => l !== undefined)
+        .map((l) => /:(\d+):\d+$/.exec(l)?.[1])
+        .map((n) => /^\s*"([^"]+)": \{/.exec(text[Number(n) - 1] ?? '')?.[1]);
+      for (const id of stateful)
+        expect({ id, flagged: flagged.includes(id) }).toEqual({ id, flagged: false });
+    },
+  );
 
   test.each([
     ['dev', {}],

@@ -37,14 +37,22 @@ function template(
 ) {
   return { Resources: resources, ...extra } as unknown as CfnTemplate;
 }
+const STATES_TRUST = {
+  Effect: 'Allow',
+  Principal: { Service: 'states.amazonaws.com' },
+  Action: 'sts:AssumeRole',
+  Condition: {
+    StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+    ArnLike: {
+      'aws:SourceArn': sub(`arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:m`),
+    },
+  },
+};
+const VIA_RDS = { StringEquals: { 'kms:ViaService': 'rds.eu-west-1.amazonaws.com' } };
 const role = (...statements: unknown[]) => ({
   Type: 'AWS::IAM::Role',
   Properties: {
-    AssumeRolePolicyDocument: {
-      Statement: [
-        { Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' }, Action: 'sts:AssumeRole' },
-      ],
-    },
+    AssumeRolePolicyDocument: { Statement: [STATES_TRUST] },
     Policies: [{ PolicyName: 'p', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
   },
 });
@@ -87,6 +95,7 @@ describe('the checker (synthetic statements)', () => {
           Principal: { AWS: DESTINATION_ROOT },
           Action: ['kms:Decrypt', 'kms:ReEncrypt*'],
           Resource: '*',
+          Condition: VIA_RDS,
         },
         {
           Effect: 'Allow',
@@ -102,6 +111,10 @@ describe('the checker (synthetic statements)', () => {
           Principal: { AWS: DESTINATION_ROOT },
           Action: 'sns:Subscribe',
           Resource: { Ref: 'Topic' },
+          Condition: {
+            StringEquals: { 'sns:Protocol': 'lambda' },
+            ArnLike: { 'sns:Endpoint': 'arn:aws:lambda:eu-west-1:222222222222:function:trigger' },
+          },
         },
         {
           Effect: 'Allow',
@@ -127,9 +140,44 @@ describe('the checker (synthetic statements)', () => {
   test.each<[string, unknown, Rule]>([
     ['Action "*"', allow('*', { Ref: 'Topic' }), 'wildcard-action'],
     ['a service wildcard', allow('s3:*', 'arn:aws:s3:::bucket/*'), 'wildcard-action'],
-    ['kms:*', allow('kms:*', { 'Fn::GetAtt': ['Key', 'Arn'] }), 'wildcard-action'],
+    [
+      'kms:* through RDS',
+      allow('kms:*', { 'Fn::GetAtt': ['Key', 'Arn'] }, { Condition: VIA_RDS }),
+      'wildcard-action',
+    ],
     ['a mutating RDS action on "*"', allow('rds:DeleteDBInstance', '*'), 'star-resource'],
-    ['a mutating KMS action on "*"', allow(['kms:Decrypt'], '*'), 'star-resource'],
+    ['a mutating KMS action on "*"', allow(['kms:Decrypt'], '*', { Condition: VIA_RDS }), 'star-resource'],
+    [
+      'a key used outside any service',
+      allow('kms:Decrypt', { 'Fn::GetAtt': ['Key', 'Arn'] }),
+      'kms-via-service',
+    ],
+    [
+      'a grant for anything but an AWS resource, outside any service',
+      allow('kms:CreateGrant', { 'Fn::GetAtt': ['Key', 'Arn'] }),
+      'kms-via-service',
+    ],
+    [
+      'any service-linked role',
+      allow(
+        'iam:CreateServiceLinkedRole',
+        sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/aws-service-role/*`),
+        {
+          Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
+        },
+      ),
+      'service-linked-role',
+    ],
+    [
+      'a service-linked role for any service',
+      allow(
+        'iam:CreateServiceLinkedRole',
+        sub(
+          `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
+        ),
+      ),
+      'service-linked-role',
+    ],
     ['reading a secret on "*"', allow('secretsmanager:GetSecretValue', '*'), 'star-resource'],
     ['a scopable read-only action on "*"', allow('rds:DescribeDBInstances', '*'), 'star-resource'],
     [
@@ -147,7 +195,7 @@ describe('the checker (synthetic statements)', () => {
     [
       'kms:* for another account',
       { Effect: 'Allow', Principal: { AWS: DESTINATION_ROOT }, Action: 'kms:*', Resource: '*' },
-      ['key-grant', 'wildcard-action'],
+      ['key-grant', 'kms-via-service', 'wildcard-action'],
     ],
     [
       'an administrative action for another account',
@@ -162,7 +210,7 @@ describe('the checker (synthetic statements)', () => {
     [
       'kms:CreateGrant for another account without kms:GrantIsForAWSResource',
       { Effect: 'Allow', Principal: { AWS: DESTINATION_ROOT }, Action: 'kms:CreateGrant', Resource: '*' },
-      ['key-grant'],
+      ['key-grant', 'kms-via-service'],
     ],
     [
       'use actions for an account that is not configured',
@@ -171,10 +219,27 @@ describe('the checker (synthetic statements)', () => {
         Principal: { AWS: 'arn:aws:iam::999999999999:root' },
         Action: 'kms:Decrypt',
         Resource: '*',
+        Condition: VIA_RDS,
       },
       ['open-policy'],
     ],
     ['everyone', { Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Resource: '*' }, ['open-policy']],
+    [
+      'use actions for another account outside RDS (no kms:ViaService)',
+      { Effect: 'Allow', Principal: { AWS: DESTINATION_ROOT }, Action: 'kms:Decrypt', Resource: '*' },
+      ['kms-via-service'],
+    ],
+    [
+      'a service (CloudWatch) limited to this account',
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+      [],
+    ],
   ])('flags %s in a key policy', (_label, statement, expected) => {
     expect(rules(findings(template({ Key: keyPolicy(statement) })))).toEqual(expected);
   });
@@ -199,7 +264,37 @@ describe('the checker (synthetic statements)', () => {
     [
       'an account that is not configured',
       { Effect: 'Allow', Principal: { AWS: '999999999999' }, Action: 'sns:Subscribe', Resource: 't' },
-      ['open-policy'],
+      ['open-policy', 'subscribe-lambda'],
+    ],
+    [
+      'a configured account that may subscribe with any protocol',
+      { Effect: 'Allow', Principal: { AWS: DESTINATION_ROOT }, Action: 'sns:Subscribe', Resource: 't' },
+      ['subscribe-lambda'],
+    ],
+    [
+      'a configured account that may subscribe an e-mail address',
+      {
+        Effect: 'Allow',
+        Principal: { AWS: DESTINATION_ROOT },
+        Action: 'sns:Subscribe',
+        Resource: 't',
+        Condition: {
+          StringEquals: { 'sns:Protocol': ['lambda', 'email'] },
+          StringLike: { 'sns:Endpoint': '*' },
+        },
+      },
+      ['subscribe-lambda'],
+    ],
+    [
+      'a configured account that may subscribe any Lambda endpoint (no sns:Endpoint)',
+      {
+        Effect: 'Allow',
+        Principal: { AWS: DESTINATION_ROOT },
+        Action: 'sns:Subscribe',
+        Resource: 't',
+        Condition: { StringEquals: { 'sns:Protocol': 'lambda' } },
+      },
+      ['subscribe-lambda'],
     ],
     [
       'a configured account that may publish',
@@ -218,6 +313,42 @@ describe('the checker (synthetic statements)', () => {
     ],
   ])('topic policy: %s', (_label, statement, expected) => {
     expect(rules(findings(template({ Policy: topicPolicy(statement) })))).toEqual(expected);
+  });
+
+  test.each<[string, Record<string, unknown> | undefined, Rule[]]>([
+    ['without any condition', undefined, ['confused-deputy']],
+    [
+      'with aws:SourceAccount only',
+      { StringEquals: { 'aws:SourceAccount': '111111111111' } },
+      ['confused-deputy'],
+    ],
+    [
+      'with aws:SourceArn only',
+      { ArnLike: { 'aws:SourceArn': 'arn:aws:states:eu-west-1:111111111111:stateMachine:m' } },
+      ['confused-deputy'],
+    ],
+    ['with both', STATES_TRUST.Condition, []],
+  ])('trust policy of a Step Functions or EventBridge role %s', (_label, condition, expected) => {
+    for (const service of ['states.amazonaws.com', 'events.amazonaws.com']) {
+      const t = template({
+        Role: {
+          Type: 'AWS::IAM::Role',
+          Properties: {
+            AssumeRolePolicyDocument: {
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Principal: { Service: service },
+                  Action: 'sts:AssumeRole',
+                  ...(condition ? { Condition: condition } : {}),
+                },
+              ],
+            },
+          },
+        },
+      });
+      expect({ service, rules: rules(findings(t)) }).toEqual({ service, rules: expected });
+    }
   });
 
   test('flags a Lambda permission without SourceArn', () => {
@@ -309,7 +440,7 @@ describe('the checker (synthetic statements)', () => {
         {
           Role: role({ 'Fn::If': ['On', allow('s3:*', 'x'), { Ref: 'AWS::NoValue' }] }),
           Key: {
-            ...keyPolicy(allow('kms:*', '*', { Principal: { AWS: DESTINATION_ROOT } })),
+            ...keyPolicy(allow('kms:*', '*', { Principal: { AWS: DESTINATION_ROOT }, Condition: VIA_RDS })),
             Condition: 'On',
           },
         },
@@ -340,13 +471,7 @@ describe('the packaged templates', () => {
     const expected: Kind[] =
       VARIANTS[i]!.side === 'source'
         ? ['identity', 'trust', 'key', 'topic', 'bucket']
-        : [
-            'identity',
-            'trust',
-            'permission',
-            'bucket',
-            ...(VARIANTS[i]!.params.kmsKeyArn ? [] : ['key' as const]),
-          ];
+        : ['identity', 'trust', 'permission', 'bucket', 'key']; // the operations topic always has its key
     expect([...new Set(located.map((l) => l.kind))].sort()).toEqual(expected.sort());
   });
 

@@ -29,6 +29,7 @@ const EVERY_OPTION: Record<string, string> = {
   SharedKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
   NotificationEmail: 'dba-oncall@example.com',
   XRayTracing: 'true',
+  ReadSourceInstanceKeys: 'true',
 };
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -60,11 +61,23 @@ const everyBranch = (template: CfnTemplate): Located[] => [
   ...statements(withParameters(template, EVERY_OPTION)),
 ];
 
-/** One state machine's definition with CloudFormation substitutions replaced by a placeholder. */
+/**
+ * One state machine's definition with CloudFormation substitutions replaced: a variable that stands
+ * for a partition-neutral ARN (`Fn::Sub` of `arn:${AWS::Partition}:...`, the Task resources) is
+ * rendered as in the aws partition, every other one by the placeholder SUBSTITUTED.
+ */
 function parseDefinition(sm: Json): Json {
   const ds = (sm.Properties as Json).DefinitionString as string | { 'Fn::Sub': string | [string, Json] };
-  const body = typeof ds === 'string' ? ds : asArray(ds['Fn::Sub'] as unknown)[0];
-  return JSON.parse((body as string).replace(/\$\{[^}]+\}/g, 'SUBSTITUTED')) as Json;
+  const [body, vars = {}] =
+    typeof ds === 'string' ? [ds] : (asArray(ds['Fn::Sub'] as unknown) as [string, Json?]);
+  return JSON.parse(
+    (body as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      const v = (vars as Json)[name] as { 'Fn::Sub'?: unknown } | undefined;
+      return typeof v?.['Fn::Sub'] === 'string' && v['Fn::Sub'].startsWith(`arn:\${AWS::Partition}:`)
+        ? render(v)
+        : 'SUBSTITUTED';
+    }),
+  ) as Json;
 }
 
 /**
@@ -223,11 +236,36 @@ describe('the shared key', () => {
         granted.add(action);
         if (action === 'kms:CreateGrant') {
           expect(asArray(statement.Action)).toEqual(['kms:CreateGrant']);
-          expect(statement.Condition).toEqual({ Bool: { 'kms:GrantIsForAWSResource': true } });
+          expect(statement.Condition?.Bool).toEqual({ 'kms:GrantIsForAWSResource': true });
         }
       }
+      // only through RDS, in this Region (no destinationRegions given)
+      expect(statement.Condition?.StringEquals).toEqual({
+        'kms:ViaService': [{ 'Fn::Sub': `rds.eu-west-1.\${AWS::URLSuffix}` }],
+      });
     }
     expect([...granted].sort()).toEqual([...USE_ACTIONS, 'kms:CreateGrant'].sort());
+  });
+
+  it('lets the destination accounts use the key through RDS in every Region they copy into', async () => {
+    const p = await packageService('source', 'dev', { destinationRegions: 'eu-west-1,us-east-1' });
+    const toDestination = keyPolicy(p).filter(({ statement }) =>
+      principals(statement).some((x) => !x.includes('<account>')),
+    );
+    expect(toDestination).toHaveLength(2);
+    for (const { statement } of toDestination) {
+      const via = asArray((statement.Condition!.StringEquals as Json)['kms:ViaService'] as unknown[]);
+      expect(via.map(render)).toEqual(['rds.eu-west-1.amazonaws.com', 'rds.us-east-1.amazonaws.com']);
+    }
+  });
+
+  it('is retained when the stack is deleted or the key replaced, and so is the table', () => {
+    for (const id of ['SharedKey', 'Table']) {
+      const r = dev.template.Resources[id]!;
+      expect({ id, d: r.DeletionPolicy, u: r.UpdateReplacePolicy }).toEqual({ id, d: 'Retain', u: 'Retain' });
+    }
+    // a retained table with a fixed name would make the next deploy fail
+    expect((dev.template.Resources.Table!.Properties as Json).TableName).toBeUndefined();
   });
 
   it('is administered by its own account only, and the topic key is not shared at all', () => {
@@ -236,9 +274,16 @@ describe('the shared key', () => {
     );
     expect(own).toHaveLength(1);
     const topicKey = statements(dev.template).filter((s) => s.where === 'TopicKey key policy');
-    expect(topicKey.length).toBeGreaterThan(0);
-    for (const { statement } of topicKey)
-      expect(principals(statement)).toEqual(['arn:aws:iam::<account>:root']);
+    expect(topicKey.map(({ statement }) => principals(statement))).toEqual([
+      ['arn:aws:iam::<account>:root'],
+      ['cloudwatch.amazonaws.com'],
+    ]);
+    // CloudWatch alarms of this account (only) may publish to the encrypted operations topic
+    const cloudwatch = topicKey[1]!.statement;
+    expect(asArray(cloudwatch.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+    expect(cloudwatch.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+    });
   });
 
   it('is the key the state machine copies with', () => {
@@ -252,7 +297,12 @@ describe('the shared key', () => {
       ([id]) => id === 'ReplicateDatabaseStateMachine',
     )!;
     const map = ((sm.Properties as Json).DefinitionString as { 'Fn::Sub': [string, Json] })['Fn::Sub'][1];
-    expect(Object.values(map)).toEqual([
+    // besides the partition-neutral Task resources, the one key
+    expect(
+      Object.values(map).filter(
+        (v) => !String((v as Json)['Fn::Sub'] ?? '').startsWith(`arn:\${AWS::Partition}:states:::`),
+      ),
+    ).toEqual([
       { 'Fn::If': ['CreateSharedKey', { 'Fn::GetAtt': ['SharedKey', 'Arn'] }, { Ref: 'SharedKmsKeyArn' }] },
     ]);
   });
@@ -280,6 +330,19 @@ describe('the replication topic', () => {
     }
   });
 
+  it('lets a destination account subscribe only its trigger Lambda, never an e-mail address or HTTP endpoint', () => {
+    const subscribe = statements(twoAccounts.template).filter(
+      (s) => s.kind === 'topic' && s.statement.Sid === 'DestinationAccountsSubscribe',
+    );
+    expect(subscribe).toHaveLength(1);
+    const condition = subscribe[0]!.statement.Condition!;
+    expect(condition.StringEquals).toEqual({ 'sns:Protocol': 'lambda' });
+    expect(asArray(condition.ArnLike!['sns:Endpoint'] as unknown[]).map(render)).toEqual([
+      `arn:aws:lambda:eu-west-1:${DESTINATION}:function:rds-replica-destination-*-trigger`,
+      `arn:aws:lambda:eu-west-1:${OTHER_DESTINATION}:function:rds-replica-destination-*-trigger`,
+    ]);
+  });
+
   it('denies publishing to every other principal', () => {
     const deny = statements(dev.template).find((s) => s.kind === 'topic' && s.statement.Effect === 'Deny');
     expect(deny?.statement.Action).toBe('sns:Publish');
@@ -292,6 +355,92 @@ describe('the replication topic', () => {
     for (const id of ['ReplicationTopic', 'OperationsTopic']) {
       expect((dev.template.Resources[id]!.Properties as Json).KmsMasterKeyId).toEqual({ Ref: 'TopicKey' });
     }
+  });
+});
+
+describe('roles assumed by services (confused deputy)', () => {
+  const trust = (p: PackagedService, role: string) =>
+    statements(p.template).filter((l) => l.kind === 'trust' && l.resource === role);
+
+  it('lets Step Functions assume the state machine role only for this stage’s two state machines', () => {
+    const [t] = trust(dev, 'StateMachineRole');
+    expect(t!.statement.Condition!.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(asArray(t!.statement.Condition!.ArnLike!['aws:SourceArn'] as unknown[]).map(render)).toEqual([
+      'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-replicate',
+      'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-replicate-database',
+    ]);
+    const names = resourcesOfType(dev.template, 'AWS::StepFunctions::StateMachine').map(
+      ([, r]) => (r.Properties as Json).StateMachineName,
+    );
+    expect(names.sort()).toEqual([
+      'rds-replica-source-dev-replicate',
+      'rds-replica-source-dev-replicate-database',
+    ]);
+  });
+
+  it('runs the schedule with a role of its own that only this stage’s rule may use, to start `replicate` only', () => {
+    const [, rule] = resourcesOfType(scheduled.template, 'AWS::Events::Rule')[0]!;
+    const props = rule.Properties as Json;
+    expect(props.Name).toBe('rds-replica-source-dev-schedule');
+    expect((props.Targets as Json[])[0]!.RoleArn).toEqual({ 'Fn::GetAtt': ['ScheduleRole', 'Arn'] });
+    const [t] = trust(scheduled, 'ScheduleRole');
+    expect(principals(t!.statement)).toEqual(['events.amazonaws.com']);
+    const conditions = t!.statement.Condition!.StringEquals!;
+    expect(render(conditions['aws:SourceArn'])).toBe(
+      'arn:aws:events:<region>:<account>:rule/rds-replica-source-dev-schedule',
+    );
+    expect(conditions['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+    const allowed = statements(scheduled.template).filter(
+      (l) => l.kind === 'identity' && l.roles.includes('ScheduleRole'),
+    );
+    expect(allowed.map((l) => [l.statement.Action, render(l.statement.Resource)])).toEqual([
+      [
+        'states:StartExecution',
+        'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-replicate',
+      ],
+    ]);
+    // the plugin's own role (without conditions) is not created
+    expect(
+      Object.keys(scheduled.template.Resources).filter((id) => /ScheduleToStepFunctions/.test(id)),
+    ).toEqual([]);
+  });
+});
+
+describe('keys of the source instances', () => {
+  const sourceKeyStatements = (t: CfnTemplate) =>
+    statements(t).filter((l) =>
+      ['GrantSourceKeysToRds', 'ReadSourceKeysThroughRds'].includes(l.statement.Sid ?? ''),
+    );
+
+  it('are not usable at all by default (instances on aws/rds or unencrypted need nothing)', () => {
+    expect(sourceKeyStatements(dev.template)).toEqual([]);
+  });
+
+  it('are the listed keys only, through RDS only', async () => {
+    const key = 'arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab';
+    const p = await packageService('source', 'dev', { sourceInstanceKmsKeyArns: key });
+    const found = sourceKeyStatements(p.template);
+    expect(found).toHaveLength(2);
+    for (const { statement } of found) {
+      expect(statement.Resource).toEqual([key]);
+      expect(render((statement.Condition!.StringEquals as Json)['kms:ViaService'])).toBe(
+        'rds.<region>.amazonaws.com',
+      );
+    }
+  });
+
+  it('are every key of the account and Region only with the explicit opt-in', async () => {
+    const p = await packageService('source', 'dev', { allowAnySourceInstanceKey: 'true' });
+    for (const { statement } of sourceKeyStatements(p.template)) {
+      expect(asArray(statement.Resource).map(render)).toEqual(['arn:aws:kms:<region>:<account>:key/*']);
+    }
+    expect(sourceKeyStatements(p.template)).toHaveLength(2);
+  });
+
+  it('must be key ARNs of this Region', async () => {
+    expect(await packagingError({ sourceInstanceKmsKeyArns: 'alias/orders' })).toMatch(
+      /parameter sourceInstanceKmsKeyArns contains 'alias\/orders': expected key ARNs/,
+    );
   });
 });
 

@@ -116,7 +116,7 @@ function v1Message(
 }
 
 /** Java v1 exception class names keep the shape name and only guarantee the `Exception` suffix. */
-const v1ExceptionName = (shape: string): string =>
+export const v1ExceptionName = (shape: string): string =>
   shape.endsWith('Exception') ? shape : `${shape.replace(/Fault$/, '')}Exception`;
 
 function sdkMetadata(status: number, requestId: string, headers: Record<string, string> = {}) {

@@ -103,19 +103,25 @@ export async function seedSecret(
     dbname: 'orders',
     ...extra,
   };
+  const notFound = (e: unknown) =>
+    e instanceof ResourceNotFoundException || (e as Error).name === 'ResourceNotFoundException';
+  let current: Record<string, unknown> = {};
   try {
-    const current = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
-    const merged = { ...JSON.parse(current.SecretString ?? '{}'), ...value };
+    const got = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+    current = JSON.parse(got.SecretString ?? '{}') as Record<string, unknown>;
+  } catch (e) {
+    if (!notFound(e)) throw e; // an empty secret (as the stack creates it) or no secret at all
+  }
+  const merged = { ...current, ...value };
+  try {
     await secrets.send(
       new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(merged) }),
     );
-    return merged;
   } catch (e) {
-    if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException')
-      throw e;
-    await secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify(value) }));
-    return value;
+    if (!notFound(e)) throw e;
+    await secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify(merged) }));
   }
+  return merged;
 }
 
 export async function readSecret(twin: Twin, secretId: string): Promise<Record<string, unknown>> {

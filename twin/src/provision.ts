@@ -238,7 +238,8 @@ export async function provision(pkg: PackagedService, account: string, region: s
         const s = await secrets.send(
           new CreateSecretCommand({
             Name: name,
-            SecretString: secretString ?? crypto.randomUUID(),
+            // Neither SecretString nor GenerateSecretString: an empty secret, as CloudFormation creates.
+            SecretString: secretString,
             KmsKeyId: props.KmsKeyId as string,
             Description: props.Description as string,
           }),

@@ -18,7 +18,9 @@ import { createDestinationNetwork, createSourceDatabase, seedSecret } from '../.
 import type { HistoryEvent } from '../../../twin/src/stepfunctions';
 
 export const DATABASE = 'orders-db';
-export const SECRET_NAME = `rds-replica/${DATABASE}`;
+// The name the destination stack gives the secret it creates: `rds-replica/<stage>/<database>-`
+// and the first part of the stack id, which in the twin is `twin` (twin/src/cfn.ts).
+export const SECRET_NAME = `rds-replica/dev/${DATABASE}-twin`;
 export const DEPLOYMENT_ID = 'rds-replica-destination-dev';
 export const TAG = contract.tagKeys;
 export const ENDPOINT_KEYS: readonly string[] = contract.secret.endpointKeys;
@@ -55,7 +57,11 @@ export async function setUpStory(twin: Twin, params: Record<string, string> = {}
   const network = await createDestinationNetwork(twin);
   const source = await twin.deploy('source');
   const destination = await twin.deploy('destination', {
-    params: { vpcSecurityGroupIds: network.securityGroupId, ...params },
+    params: {
+      vpcSecurityGroupIds: network.securityGroupId,
+      sourceKmsKeyArn: source.outputs.KmsKeyArn!,
+      ...params,
+    },
   });
   await seedSecret(twin, SECRET_NAME);
   const { sqs, sns, secrets } = twin.aws('destination');
