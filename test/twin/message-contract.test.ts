@@ -266,7 +266,7 @@ describe('database identifiers are compared the way RDS stores them (lower-case)
     const exec = await twin.run('destination', 'replicate', good);
     expect(statesEntered(exec)).toContain(FIRST_STATE_AFTER_VALIDATION);
     // the secret the stack created is named after the normalised identifier
-    expect(JSON.stringify(destination.template)).toContain('rds-replica/orders-db');
+    expect(JSON.stringify(destination.template)).toContain('rds-replica/dev/orders-db-');
     expect(JSON.stringify(destination.template)).not.toContain('Orders-DB');
   }, 240_000);
 
