@@ -1,0 +1,167 @@
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+// The manual DB snapshot quota (issue 9, point 9; DESIGN.md safety invariant 5): a run that would
+// take an account past its quota (AccountQuotaName ManualSnapshots, 100 per Region unless raised)
+// stops before it creates anything, with an Error naming the quota, the numbers and the fix; the
+// operations topic hears of it. The twin models the quota (twin/moto/twin_moto.py); its raw refusal
+// (SnapshotQuotaExceeded, when nothing checks first) is covered in moto.test.ts.
+//
+// One twin for the file: both services deployed (setUpStory), one source replication that succeeds
+// (the destination's later runs reuse its message), then each side refused in turn.
+import { CreateDBSnapshotCommand, DescribeAccountAttributesCommand } from '@aws-sdk/client-rds';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { type ExecutionRecord, SOURCE_ACCOUNT, startTwin, type Twin } from '../../twin/src';
+import {
+  DATABASE,
+  DAY_MS,
+  destinationSnapshots,
+  failureSummary,
+  inputOf,
+  letTimePass,
+  messageLike,
+  replicaIds,
+  replicateOnce,
+  type SecretState,
+  type Story,
+  secretState,
+  setUpStory,
+  statesEntered,
+  takeNotices,
+} from './helpers/destination';
+import { childrenOf, manualSnapshots, type SourceStory, tableItems } from './helpers/source';
+
+let twin: Twin;
+let story: Story;
+/** The message of the first (successful) replication. */
+let base: Record<string, unknown>;
+
+beforeAll(async () => {
+  twin = await startTwin();
+  story = await setUpStory(twin);
+  const first = await replicateOnce(twin);
+  if (first.status !== 'SUCCEEDED') throw new Error(failureSummary(first));
+  base = inputOf(first);
+  await takeNotices(story);
+}, 120_000);
+
+afterAll(async () => {
+  await twin?.stop();
+});
+
+afterEach(async () => {
+  await twin.settle();
+  await twin.moto.control.clearFaults();
+  await twin.moto.control.setSnapshotQuota(100);
+});
+
+async function quotaOf(side: 'source' | 'destination') {
+  const out = await twin.aws(side).rds.send(new DescribeAccountAttributesCommand({}));
+  return out.AccountQuotas?.find((q) => q.AccountQuotaName === 'ManualSnapshots');
+}
+
+/** What tableItems needs to read the source service's table. */
+const sourceTable = () => ({ twin, tableName: story.source.outputs.TableName! }) as SourceStory;
+
+/** An SQS queue of the source account on the source's operations topic (set up once). */
+let sourceNotices: string | undefined;
+async function sourceNoticeQueue(): Promise<string> {
+  if (sourceNotices) return sourceNotices;
+  const { sqs, sns } = twin.aws('source');
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'source-operations-notices' }));
+  const attributes = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: story.source.outputs.OperationsTopicArn!,
+      Protocol: 'sqs',
+      Endpoint: attributes.Attributes!.QueueArn,
+    }),
+  );
+  sourceNotices = queue.QueueUrl!;
+  return sourceNotices;
+}
+
+test('source: quota 3 with 2 snapshots used, a run that needs 2 more is refused before anything is created', async () => {
+  const { rds, sqs } = twin.aws('source');
+  const noticeQueue = await sourceNoticeQueue();
+  // 2 used: the shared copy the first replication keeps, and an operator's own manual snapshot.
+  await rds.send(
+    new CreateDBSnapshotCommand({ DBInstanceIdentifier: DATABASE, DBSnapshotIdentifier: 'by-hand' }),
+  );
+  await letTimePass(twin);
+  const before = (await manualSnapshots(twin)).map((s) => s.DBSnapshotIdentifier).sort();
+  const used = before.length;
+  expect(used).toBe(2);
+  await twin.moto.control.setSnapshotQuota(3, { account: SOURCE_ACCOUNT });
+  expect(await quotaOf('source')).toEqual({ AccountQuotaName: 'ManualSnapshots', Used: 2, Max: 3 });
+  const items = await tableItems(sourceTable());
+
+  const run: ExecutionRecord = await twin.run('source', 'replicate', { databases: [DATABASE] });
+
+  expect(run.status).toBe('FAILED');
+  expect(run.error).toBe('SnapshotQuotaWouldBeExceeded');
+  expect(run.cause).toContain('ManualSnapshots');
+  expect(run.cause).toContain('2 of 3 used');
+  expect(run.cause).toContain('needs 2');
+  expect(run.cause).toContain(SOURCE_ACCOUNT);
+  expect(run.cause).toMatch(/delete manual snapshots .*or request a quota increase .*Service Quotas/i);
+  // Nothing started, nothing created, no lock or record written.
+  expect(childrenOf(twin, run)).toEqual([]);
+  expect(statesEntered(run)).not.toContain('Replicate Each Database');
+  expect((await manualSnapshots(twin)).map((s) => s.DBSnapshotIdentifier).sort()).toEqual(before);
+  expect(await tableItems(sourceTable())).toEqual(items);
+  // The operators are told (a scheduled run has nobody watching it).
+  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: noticeQueue, MaxNumberOfMessages: 10 }));
+  const notices = (got.Messages ?? []).map((m) => JSON.parse(JSON.parse(m.Body!).Message));
+  expect(notices).toEqual([
+    expect.objectContaining({ error: 'SnapshotQuotaWouldBeExceeded', cause: run.cause }),
+  ]);
+
+  // With room for the run it goes ahead.
+  await twin.moto.control.setSnapshotQuota(4, { account: SOURCE_ACCOUNT });
+  const next = await twin.run('source', 'replicate', { databases: [DATABASE] });
+  expect(failureSummary(next)).toBe(`${next.name}: SUCCEEDED  `);
+});
+
+test('destination: a run that would exceed the quota fails before the copy, lock released, secret untouched, notified', async () => {
+  await letTimePass(twin);
+  const before: { secret: SecretState; replicas: string[]; snapshots: string[] } = {
+    secret: await secretState(twin),
+    replicas: await replicaIds(twin),
+    snapshots: await destinationSnapshots(twin),
+  };
+  const used = before.snapshots.length;
+  await twin.moto.control.setSnapshotQuota(used, { account: twin.accounts.destination });
+  await takeNotices(story);
+  const time = new Date(Date.parse(String(base.snapshotCreateTime)) + DAY_MS).toISOString();
+
+  const exec = await twin.run('destination', 'replicate', messageLike(base, time, 'over-quota'));
+
+  expect(exec.status).toBe('FAILED');
+  expect(exec.error).toBe('SnapshotQuotaWouldBeExceeded');
+  expect(exec.cause).toContain('ManualSnapshots');
+  expect(exec.cause).toContain(`${used} of ${used} used`);
+  expect(exec.cause).toContain('needs 1');
+  expect(exec.cause).toContain(twin.accounts.destination);
+  expect(exec.cause).toMatch(/Service Quotas/);
+  const entered = statesEntered(exec);
+  expect(entered).toContain('Take The Database Lock');
+  expect(entered).not.toContain('Copy The Shared Snapshot');
+  expect(entered).not.toContain('Name The Replica');
+  expect(entered).toContain('Release The Lock After Failure');
+  await letTimePass(twin);
+  expect(await secretState(twin)).toEqual(before.secret);
+  expect(await replicaIds(twin)).toEqual(before.replicas);
+  expect(await destinationSnapshots(twin)).toEqual(before.snapshots);
+  const notices = await takeNotices(story);
+  expect(notices).toHaveLength(1);
+  expect(notices[0]!.message).toMatchObject({ error: 'SnapshotQuotaWouldBeExceeded', cause: exec.cause });
+
+  // The lock was released: with room again the next run replicates.
+  await twin.moto.control.setSnapshotQuota(used + 1, { account: twin.accounts.destination });
+  const later = new Date(Date.parse(time) + DAY_MS).toISOString();
+  const ok = await twin.run('destination', 'replicate', messageLike(base, later, 'within-quota'));
+  expect(failureSummary(ok)).toBe(`${ok.name}: SUCCEEDED  `);
+});
