@@ -400,6 +400,33 @@ describe('virtual clock', () => {
     expect((await failure(instance(rdsA(), 'replica'))).name).toBe('DBInstanceNotFoundFault');
   });
 
+  test('deleting a snapshot while another account is still copying it makes that copy fail', async () => {
+    await moto.control.setDurations({ ...ZERO, snapshotCopy: 600 });
+    const keyB = await createKey(B);
+    await sourceSnapshot();
+    await share(rdsA(), 'snap', [B]);
+    await rdsB().send(
+      new CopyDBSnapshotCommand({
+        SourceDBSnapshotIdentifier: arnOf(A, 'snap'),
+        TargetDBSnapshotIdentifier: 'in-b',
+        KmsKeyId: keyB,
+      }),
+    );
+    await rdsB().send(
+      new CopyDBSnapshotCommand({
+        SourceDBSnapshotIdentifier: arnOf(A, 'snap'),
+        TargetDBSnapshotIdentifier: 'also-in-b',
+        KmsKeyId: keyB,
+      }),
+    );
+    await moto.control.advance(300);
+    expect((await snapshot(rdsB(), 'in-b')).Status).toBe('copying');
+    await rdsA().send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: 'snap' }));
+    await moto.control.advance(300);
+    expect((await snapshot(rdsB(), 'in-b')).Status).toBe('failed');
+    expect((await snapshot(rdsB(), 'also-in-b')).Status).toBe('failed');
+  });
+
   test('a duration of 0 is instant', async () => {
     await moto.control.setDurations({ snapshotCreate: 0 });
     const snap = await sourceSnapshot();

@@ -5,7 +5,8 @@ It closes the gaps of moto that matter to the replicator (see docs/ARCHITECTURE.
 * cross-account shared manual DB snapshots addressed by ARN (copy, restore, describe), with the
   AWS sharing and encryption rules;
 * a virtual clock: RDS resources pass through ``creating`` / ``copying`` / ``modifying`` /
-  ``starting`` / ``stopping`` / ``deleting`` until ``now >= ready_at``;
+  ``starting`` / ``stopping`` / ``deleting`` until ``now >= ready_at``; a copy whose source
+  snapshot is deleted while it is ``copying`` ends ``failed``;
 * fault injection (final statuses, never-finishing phases, API errors, unusable KMS keys);
 * the manual DB snapshot quota per account and Region (``describeAccountAttributes`` reports it as
   ``ManualSnapshots`` Used/Max; createDBSnapshot and copyDBSnapshot beyond it fail with
@@ -354,6 +355,20 @@ def begin(obj: Any, resource: str, backend: Any, status: str, final: str | None,
             return
         obj.status = status
         STATE.pending[id(obj)] = p
+
+
+def fail_copies_of(source: Any) -> None:
+    """RDS user guide (copying snapshots): deleting a source snapshot while a copy of it is still
+    copying can make that copy fail. The twin takes the worst case: every such copy, in any account
+    or Region, ends ``failed``."""
+    with STATE.lock:
+        for p in STATE.pending.values():
+            if (
+                p.resource == "snapshot"
+                and p.status == "copying"
+                and getattr(p.obj, "source_db_snapshot_identifier", None) == source.arn
+            ):
+                p.final = "failed"
 
 
 def pending_of(obj: Any) -> Pending | None:
@@ -706,6 +721,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
             raise m.DBSnapshotNotFoundFault(db_snapshot_identifier)
         if snap.status == "deleting":
             raise rds_error("snapshot-already-deleting", id=snap.db_snapshot_identifier)
+        fail_copies_of(snap)
         begin(snap, "snapshot", self, "deleting", None, "snapshotDelete")
         return snap
 
