@@ -1,6 +1,8 @@
-// Loads aws-local-stepfunctions with three small hooks so that it runs on the virtual clock:
+// Loads aws-local-stepfunctions with small hooks so that it runs on the virtual clock:
 //  - its internal `sleep` (Wait states, Retry intervals) asks the clock instead of setTimeout;
-//  - event timestamps and `$$.Execution.StartTime` read the virtual time.
+//  - event timestamps and `$$.Execution.StartTime` read the virtual time;
+//  - `$$.State.Name` and `$$.State.EnteredTime` exist (the library has no `$$.State`; `RetryCount`
+//    is always 0 here).
 // The library is otherwise unchanged. If a future version no longer has these exact lines the
 // loader fails loudly instead of silently sleeping in real time.
 import './polyfills';
@@ -28,6 +30,10 @@ const PATCHES: Array<[string, string]> = [
   [
     'StartTime: (/* @__PURE__ */ new Date()).toISOString()',
     'StartTime: options.runOptions?.context?.Execution?.StartTime ?? (/* @__PURE__ */ new Date()).toISOString()',
+  ],
+  [
+    'options.eventLogger.dispatchStateEnteredEvent(currStateName, currState.Type, currInput);',
+    'context.State = { Name: currStateName, EnteredTime: new Date(module.__twin.now ? module.__twin.now() : Date.now()).toISOString(), RetryCount: 0 };\n        options.eventLogger.dispatchStateEnteredEvent(currStateName, currState.Type, currInput);',
   ],
 ];
 
