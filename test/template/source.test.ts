@@ -315,6 +315,11 @@ describe('parameters', () => {
       /keepSharedSnapshots is '0': expected a whole number from 1 to 20/,
     ],
     ['databases', { databases: 'Orders_DB' }, /databases contains 'orders_db'/],
+    [
+      'destinationCopyGraceMinutes',
+      { destinationCopyGraceMinutes: '-5' },
+      /destinationCopyGraceMinutes is '-5': expected a whole number from 0 to 20160/,
+    ],
   ])('a malformed %s fails packaging with a message naming it', async (_name, params, message) => {
     expect(await packagingError(params as Record<string, string>)).toMatch(message);
   });
@@ -329,6 +334,9 @@ describe('parameters', () => {
     expect(states['Replicate Each Database']!.MaxConcurrency).toBe(5);
     const keep = (states['Is This Copy Beyond Retention?']!.Choices as Json[])[1]!;
     expect(keep.NumericGreaterThanEquals).toBe(2);
+    // Retention grace: 1500 minutes from sharing; from creation, the longest copy wait (1440) more.
+    expect((states['Date The Copy By Its Sharing']!.Parameters as Json).graceMinutes).toBe(1500);
+    expect((states['Date The Copy By Its Creation']!.Parameters as Json).graceMinutes).toBe(2940);
   });
 
   it('exports what the destination service and operators need', () => {
