@@ -1,6 +1,6 @@
 // The manual snapshot quota preflight as packaged (statemachines/fragments/snapshot-quota.js): where
 // each service checks, what it counts, and the one IAM statement it needs. The twin runs it in
-// test/twin/snapshot-quota.test.ts.
+// test/twin/snapshots.test.ts.
 import { extract } from '../../scripts/iam-table';
 import { type CfnTemplate, packageService, resourcesOfType } from '../../twin/src/package';
 

@@ -297,7 +297,7 @@ test('after three daily runs exactly keepSharedSnapshots (2) copies remain: the 
   const runs: ExecutionRecord[] = [];
   for (const name of ['kept-first', 'kept-second', 'kept-third']) {
     // A day apart, like the schedule: the first copy is past its grace (destinationCopyGraceMinutes,
-    // 25 hours) when the third run's retention looks at it (source-retention.test.ts: closer runs).
+    // 25 hours) when the third run's retention looks at it (snapshots.test.ts: closer runs).
     if (runs.length > 0) await twin.clock.advance(24 * 3600 * 1000);
     const run = await replicate([database], name);
     expect(describeRun(run)).toBe(`${name}: SUCCEEDED  `);

@@ -1,13 +1,21 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
+// Snapshots, retention and quotas (README), on both services.
+//
 // The manual DB snapshot quota (issue 9, point 9; DESIGN.md safety invariant 5): a run that would
 // take an account past its quota (AccountQuotaName ManualSnapshots, 100 per Region unless raised)
 // stops before it creates anything, with an Error naming the quota, the numbers and the fix; the
 // operations topic hears of it. The twin models the quota (twin/moto/twin_moto.py); its raw refusal
 // (SnapshotQuotaExceeded, when nothing checks first) is covered in moto.test.ts.
 //
-// One twin for the file: both services deployed (setUpStory), one source replication that succeeds
-// (the destination's later runs reuse its message), then each side refused in turn.
+// Source retention never deletes a shared copy a destination may still be copying (issue 9, point
+// 6). RDS: deleting a source snapshot while a copy of it is still `copying` can make that copy fail
+// (the twin makes it fail). The rule: a recorded copy beyond keepSharedSnapshots is deleted only once
+// it was shared more than destinationCopyGraceMinutes ago (default 1500).
+//
+// One twin for the file: both services deployed (setUpStory; the source keeps a single shared
+// copy), one source replication that succeeds (the destination's later runs reuse its message),
+// then each side refused by its quota in turn, then the retention story, last (it moves the clock).
 import { CreateDBSnapshotCommand, DescribeAccountAttributesCommand } from '@aws-sdk/client-rds';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -15,8 +23,12 @@ import { type ExecutionRecord, SOURCE_ACCOUNT, startTwin, type Twin } from '../.
 import {
   DATABASE,
   DAY_MS,
+  DEPLOYMENT_ID as DESTINATION_DEPLOYMENT_ID,
+  destinationExecutions,
   destinationSnapshots,
+  statesEntered as destinationStatesEntered,
   failureSummary,
+  HOUR_MS,
   inputOf,
   letTimePass,
   messageLike,
@@ -29,7 +41,17 @@ import {
   statesEntered,
   takeNotices,
 } from './helpers/destination';
-import { childrenOf, manualSnapshots, type SourceStory, tableItems } from './helpers/source';
+import {
+  childOf,
+  childrenOf,
+  manualSnapshots,
+  outcomeOf,
+  type SourceStory,
+  sharedPrefix,
+  snapshotIdsOf,
+  statesEntered as sourceStatesEntered,
+  tableItems,
+} from './helpers/source';
 
 let twin: Twin;
 let story: Story;
@@ -38,7 +60,7 @@ let base: Record<string, unknown>;
 
 beforeAll(async () => {
   twin = await startTwin();
-  story = await setUpStory(twin);
+  story = await setUpStory(twin, {}, { keepSharedSnapshots: '1' });
   const first = await replicateOnce(twin);
   if (first.status !== 'SUCCEEDED') throw new Error(failureSummary(first));
   base = inputOf(first);
@@ -46,13 +68,18 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // A failed assertion may leave a slow destination run polling: let it end first.
+  await twin?.moto.control.clearFaults();
+  await twin?.settle();
   await twin?.stop();
 });
 
 afterEach(async () => {
   await twin.settle();
   await twin.moto.control.clearFaults();
-  await twin.moto.control.setSnapshotQuota(100);
+  for (const account of [SOURCE_ACCOUNT, twin.accounts.destination]) {
+    await twin.moto.control.setSnapshotQuota(100, { account });
+  }
 });
 
 async function quotaOf(side: 'source' | 'destination') {
@@ -164,4 +191,91 @@ test('destination: a run that would exceed the quota fails before the copy, lock
   const later = new Date(Date.parse(time) + DAY_MS).toISOString();
   const ok = await twin.run('destination', 'replicate', messageLike(base, later, 'within-quota'));
   expect(failureSummary(ok)).toBe(`${ok.name}: SUCCEEDED  `);
+});
+
+// ---- retention grace (last: it moves the clock past the grace) --------------------------------
+
+const GRACE_MINUTES = 1500;
+
+/** Starts a source run and waits for it alone (not for the destination runs it sets off). */
+async function sourceRun(name: string): Promise<ExecutionRecord> {
+  const exec = twin.start('source', 'replicate', { databases: [DATABASE] }, name);
+  await exec.done;
+  if (exec.status !== 'SUCCEEDED') throw new Error(failureSummary(exec));
+  return exec;
+}
+
+/** The destination run started for a source run's message. */
+async function destinationRunFor(source: ExecutionRecord): Promise<ExecutionRecord> {
+  for (let i = 0; i < 200; i++) {
+    const found = destinationExecutions(twin, 'replicate').find((e) => inputOf(e).runId === source.name);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no destination run for ${source.name}`);
+}
+
+test('retention: a copy a slow destination is still copying survives the next source run; a run after the grace deletes it', async () => {
+  // The destination's copies stay `copying` until the fault is cleared.
+  await twin.moto.control.addFault({
+    kind: 'never-finishes',
+    resource: 'snapshot',
+    match: `${DESTINATION_DEPLOYMENT_ID}-*`,
+    account: twin.accounts.destination,
+  });
+
+  const notShared = async () =>
+    (await snapshotIdsOf(twin, DATABASE)).filter((id) => !id.startsWith(sharedPrefix(DATABASE)));
+  const othersBefore = await notShared();
+
+  const first = await sourceRun('close-first');
+  const copy1 = outcomeOf(first, DATABASE).sharedSnapshotId!;
+  const slow = await destinationRunFor(first);
+  expect(slow.status).toBe('RUNNING');
+
+  const second = await sourceRun('close-second');
+  const copy2 = outcomeOf(second, DATABASE).sharedSnapshotId!;
+  expect(copy1).toMatch(new RegExp(`^${sharedPrefix(DATABASE)}`));
+  expect(copy2).not.toBe(copy1);
+  // keepSharedSnapshots=1 makes copy 1 due, but it was shared minutes ago: it stays.
+  // (Copies of the earlier tests of this file are within the grace too.)
+  const retention = outcomeOf(second, DATABASE).retention!;
+  expect(retention[0]).toEqual({ snapshotId: copy2, action: 'kept' });
+  expect(retention.find((r) => r.snapshotId === copy1)).toEqual({
+    snapshotId: copy1,
+    action: 'deferred',
+    sharedAt: expect.any(String),
+    graceMinutes: GRACE_MINUTES,
+  });
+  expect(retention.slice(1).map((r) => r.action)).toEqual(retention.slice(1).map(() => 'deferred'));
+  expect(sourceStatesEntered(childOf(twin, second, DATABASE))).not.toContain('Delete Old Shared Copy');
+  expect(await snapshotIdsOf(twin, DATABASE)).toEqual(expect.arrayContaining([copy1, copy2]));
+
+  // The slow copy completes: the destination run that was copying copy 1 goes live with it.
+  await twin.moto.control.clearFaults();
+  await twin.settle();
+  expect(failureSummary(slow)).toBe(`${slow.name}: SUCCEEDED  `);
+  expect(destinationStatesEntered(slow)).toContain('Point The Secret At The Replica');
+  expect((await secretState(twin)).value.dbInstanceIdentifier).toBe(
+    JSON.parse(slow.output!).dbInstanceIdentifier,
+  );
+
+  // Once the grace has passed, the next run deletes both copies beyond retention.
+  await twin.clock.advance(GRACE_MINUTES * 60_000 + HOUR_MS);
+  const third = await twin.run('source', 'replicate', { databases: [DATABASE] }, 'after-grace');
+  expect(failureSummary(third)).toBe('after-grace: SUCCEEDED  ');
+  const copy3 = outcomeOf(third, DATABASE).sharedSnapshotId!;
+  const after = outcomeOf(third, DATABASE).retention!;
+  expect(after[0]).toEqual({ snapshotId: copy3, action: 'kept' });
+  expect(after.slice(1, 3)).toEqual([
+    { snapshotId: copy2, action: 'deleted' },
+    { snapshotId: copy1, action: 'deleted' },
+  ]);
+  expect(after.slice(1).map((r) => r.action)).toEqual(after.slice(1).map(() => 'deleted'));
+  await twin.settle();
+  // Only the newest copy is left; snapshots that are not the service's are untouched.
+  expect((await snapshotIdsOf(twin, DATABASE)).filter((id) => id.startsWith(sharedPrefix(DATABASE)))).toEqual(
+    [copy3],
+  );
+  expect(await notShared()).toEqual(othersBefore);
 });
