@@ -28,6 +28,8 @@ const DESCRIPTIONS = {
   maxConcurrency: 'number of databases replicated at the same time',
   notificationEmail: 'e-mail address subscribed to the operations topic; empty: no subscription',
   maxWaitMinutes: 'longest wait for one RDS phase (snapshot or copy) before the run gives up',
+  destinationCopyGraceMinutes:
+    'a shared copy beyond keepSharedSnapshots is deleted only once it was shared this long ago (destinations may still be copying it)',
   logLevel: 'Step Functions log level sent to CloudWatch Logs (execution data is never included)',
   tracingEnabled: 'true to enable AWS X-Ray tracing of the state machine',
   pointInTimeRecovery: 'true to enable point-in-time recovery of the lock and shared-copy table',
@@ -54,6 +56,12 @@ const MAX_DESTINATION_ACCOUNTS = 20; // RDS shares a manual snapshot with at mos
 // lasts up to about 5 minutes, 36 at 10 minutes, 27 at 1 hour, 21 at 6 hours. Beyond that, start
 // several executions; lifting the limit needs one child execution per database.
 const MAX_DATABASES = 50;
+// Source retention grace (issue 9, point 6): deleting a snapshot while a destination still copies it
+// can make that copy fail (RDS user guide). A destination copies for at most its maxWaitMinutes
+// (default 1440) after the message reaches it; an hour more covers sharing, publishing, SNS delivery
+// and the trigger's retries. 0 turns the grace off; 14 days at most.
+const DEFAULT_DESTINATION_COPY_GRACE_MINUTES = 1500;
+const MAX_DESTINATION_COPY_GRACE_MINUTES = 14 * 24 * 60;
 
 function describe(value) {
   return typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
@@ -222,6 +230,19 @@ async function resolve(ctx) {
     problems,
   );
   const maxConcurrency = asInteger('maxConcurrency', await raw('maxConcurrency'), 1, 20, problems);
+  const graceValue = await ctx.resolveVariable(
+    `param:destinationCopyGraceMinutes, ${DEFAULT_DESTINATION_COPY_GRACE_MINUTES}`,
+  );
+  const destinationCopyGraceMinutes = asInteger(
+    'destinationCopyGraceMinutes',
+    graceValue,
+    0,
+    MAX_DESTINATION_COPY_GRACE_MINUTES,
+    problems,
+  );
+  // A copy recorded before its sharing time was (no sharedAt) is dated by its creation instead: it
+  // may have been shared up to maxWaitMinutes later (the copy phase), so that is added to its grace.
+  const maxWaitMinutes = Number(await ctx.resolveVariable('param:maxWaitMinutes, 1440'));
 
   const emailValue = await raw('notificationEmail');
   const notificationEmail = String(emailValue ?? '').trim();
@@ -294,6 +315,9 @@ async function resolve(ctx) {
     readSourceInstanceKeysText: String(allowAnySourceInstanceKey || sourceInstanceKmsKeyArns.length > 0),
     keepSharedSnapshots,
     maxConcurrency,
+    destinationCopyGraceMinutes,
+    copyGraceFromCreationMinutes:
+      destinationCopyGraceMinutes + (Number.isInteger(maxWaitMinutes) ? maxWaitMinutes : 0),
     notificationEmail,
     logLevel,
     tracingEnabled,
@@ -316,6 +340,7 @@ module.exports = {
     return { StringEquals: { [`aws:ResourceTag/${tagKey}`]: deploymentId } };
   },
   DESCRIPTIONS,
+  DEFAULT_DESTINATION_COPY_GRACE_MINUTES,
   MAX_DATABASES,
   MAX_DESTINATION_ACCOUNTS,
   resolve,

@@ -133,6 +133,8 @@ export const NO_RESOURCE_LEVEL = new Set(
     'xray:PutTelemetryRecords',
     'xray:GetSamplingRules',
     'xray:GetSamplingTargets',
+    // No resource type in the Service Authorization Reference (account-wide quotas and usage).
+    'rds:DescribeAccountAttributes',
   ].map((a) => a.toLowerCase()),
 );
 
@@ -727,6 +729,8 @@ export const formatFinding = (f: Finding) =>
 /** Why each statement exists, by Sid (or `<resource>/<Sid>` where one Sid means two things). */
 const WHY_BY_SID: Record<string, string> = {
   // source: state machine role
+  ReadTheSnapshotQuota:
+    'quota preflight: manual snapshot usage and quota (account-wide; AWS requires Resource "*")',
   ReadInstancesAndSnapshots:
     'validate the requested databases, read engine and version, poll snapshot and copy',
   SnapshotInstances: "take the run's snapshot of a source instance, named after this deployment",

@@ -190,6 +190,11 @@ describe('IAM', () => {
     );
     expect(rds.length).toBeGreaterThan(0);
     for (const { statement } of rds) {
+      // The quota preflight's action has no resource-level permissions: "*" is the only resource.
+      if (asArray(statement.Action).join() === 'rds:DescribeAccountAttributes') {
+        expect(statement.Resource).toBe('*');
+        continue;
+      }
       for (const resource of asArray(statement.Resource).map(render)) {
         // Reading spans the account; writing to snapshots only those named after this deployment.
         expect(resource).toMatch(
@@ -458,6 +463,11 @@ describe('parameters', () => {
       /keepSharedSnapshots is '0': expected a whole number from 1 to 20/,
     ],
     ['databases', { databases: 'Orders_DB' }, /databases contains 'orders_db'/],
+    [
+      'destinationCopyGraceMinutes',
+      { destinationCopyGraceMinutes: '-5' },
+      /destinationCopyGraceMinutes is '-5': expected a whole number from 0 to 20160/,
+    ],
   ])('a malformed %s fails packaging with a message naming it', async (_name, params, message) => {
     expect(await packagingError(params as Record<string, string>)).toMatch(message);
   });
@@ -472,6 +482,9 @@ describe('parameters', () => {
     expect(states['Replicate Each Database']!.MaxConcurrency).toBe(5);
     const keep = (states['Is This Copy Beyond Retention?']!.Choices as Json[])[1]!;
     expect(keep.NumericGreaterThanEquals).toBe(2);
+    // Retention grace: 1500 minutes from sharing; from creation, the longest copy wait (1440) more.
+    expect((states['Date The Copy By Its Sharing']!.Parameters as Json).graceMinutes).toBe(1500);
+    expect((states['Date The Copy By Its Creation']!.Parameters as Json).graceMinutes).toBe(2940);
   });
 
   it('exports what the destination service and operators need', () => {

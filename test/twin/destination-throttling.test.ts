@@ -148,7 +148,7 @@ test('replicate: every describe, create, modify, delete, lock and Lambda call th
     throttle('DeleteItem', undefined, 'dynamodb'), // the lock's release
   ]);
   for (const fn of ['-nameReplica', '-mergeSecret', '-selectRetention'])
-    twin.lambda.addFault({ function: fn, count: 2 });
+    twin.lambda.addFault({ function: `*${fn}`, failure: 'throttle', count: 2 });
   const refusedBefore = twin.lambda.refused.length;
 
   // nameReplica describes the new replica's name itself: its polls are throttled once it is restored.
@@ -209,7 +209,7 @@ test('rollback to a stopped replica: every call throttled twice; the secret poin
     throttle('DescribeDBInstances', second), // the target's tags and status
     throttle('StartDBInstance', second),
   ]);
-  twin.lambda.addFault({ function: '-mergeSecret', count: 2 });
+  twin.lambda.addFault({ function: '*-mergeSecret', failure: 'throttle', count: 2 });
 
   const exec = await runAddingFaultsAt(
     'rollback',

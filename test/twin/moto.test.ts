@@ -11,6 +11,8 @@ import {
   type DBInstance,
   type DBSnapshot,
   DeleteDBInstanceCommand,
+  DeleteDBSnapshotCommand,
+  DescribeAccountAttributesCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   ModifyDBInstanceCommand,
@@ -398,6 +400,33 @@ describe('virtual clock', () => {
     expect((await failure(instance(rdsA(), 'replica'))).name).toBe('DBInstanceNotFoundFault');
   });
 
+  test('deleting a snapshot while another account is still copying it makes that copy fail', async () => {
+    await moto.control.setDurations({ ...ZERO, snapshotCopy: 600 });
+    const keyB = await createKey(B);
+    await sourceSnapshot();
+    await share(rdsA(), 'snap', [B]);
+    await rdsB().send(
+      new CopyDBSnapshotCommand({
+        SourceDBSnapshotIdentifier: arnOf(A, 'snap'),
+        TargetDBSnapshotIdentifier: 'in-b',
+        KmsKeyId: keyB,
+      }),
+    );
+    await rdsB().send(
+      new CopyDBSnapshotCommand({
+        SourceDBSnapshotIdentifier: arnOf(A, 'snap'),
+        TargetDBSnapshotIdentifier: 'also-in-b',
+        KmsKeyId: keyB,
+      }),
+    );
+    await moto.control.advance(300);
+    expect((await snapshot(rdsB(), 'in-b')).Status).toBe('copying');
+    await rdsA().send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: 'snap' }));
+    await moto.control.advance(300);
+    expect((await snapshot(rdsB(), 'in-b')).Status).toBe('failed');
+    expect((await snapshot(rdsB(), 'also-in-b')).Status).toBe('failed');
+  });
+
   test('a duration of 0 is instant', async () => {
     await moto.control.setDurations({ snapshotCreate: 0 });
     const snap = await sourceSnapshot();
@@ -490,6 +519,25 @@ describe('faults', () => {
     expect([err.name, err.status]).toEqual(['KMSInternalException', 500]);
   });
 
+  test('error after: the request takes effect, its response is lost; the retry meets AlreadyExists', async () => {
+    await moto.control.setDurations(ZERO);
+    await createInstance(rdsA(), 'src');
+    await moto.control.addFault({
+      kind: 'error',
+      api: 'CreateDBSnapshot',
+      code: 'InternalFailure',
+      status: 500,
+      after: true,
+      match: 'lost-reply',
+    });
+    const req = { DBInstanceIdentifier: 'src', DBSnapshotIdentifier: 'lost-reply' };
+    const err = await failure(rdsA().send(new CreateDBSnapshotCommand(req)));
+    expect([err.name, err.status]).toEqual(['InternalFailure', 500]);
+    expect((await snapshot(rdsA(), 'lost-reply')).Status).toBe('available');
+    const retry = await failure(rdsA().send(new CreateDBSnapshotCommand(req)));
+    expect(retry.name).toBe('DBSnapshotAlreadyExistsFault');
+  });
+
   test('kms-unusable: copy and restore needing the key fail with KMSKeyNotAccessibleFault', async () => {
     await moto.control.setDurations(ZERO);
     const keyA = await createKey(A);
@@ -518,6 +566,84 @@ describe('faults', () => {
     expect((await failure(rdsA().send(restoreInA))).name).toBe('KMSKeyNotAccessibleFault');
     await moto.control.clearFaults();
     await rdsB().send(copyInB);
+  });
+});
+
+describe('manual snapshot quota', () => {
+  const manualSnapshots = async (rds: RDSClient) =>
+    (await rds.send(new DescribeAccountAttributesCommand({}))).AccountQuotas?.find(
+      (q) => q.AccountQuotaName === 'ManualSnapshots',
+    );
+
+  test('describeAccountAttributes reports ManualSnapshots Used and Max (100 unless set)', async () => {
+    await moto.control.setDurations(ZERO);
+    expect(await manualSnapshots(rdsA())).toEqual({ AccountQuotaName: 'ManualSnapshots', Used: 0, Max: 100 });
+    await sourceSnapshot();
+    await rdsA().send(
+      new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: 'snap', TargetDBSnapshotIdentifier: 'snap-2' }),
+    );
+    expect(await manualSnapshots(rdsA())).toEqual({ AccountQuotaName: 'ManualSnapshots', Used: 2, Max: 100 });
+    // Per account: B has none, and its quota is its own.
+    await moto.control.setSnapshotQuota(7, { account: B });
+    expect(await manualSnapshots(rdsB())).toEqual({ AccountQuotaName: 'ManualSnapshots', Used: 0, Max: 7 });
+    expect((await manualSnapshots(rdsA()))?.Max).toBe(100);
+    await moto.control.reset();
+    expect((await manualSnapshots(rdsB()))?.Max).toBe(100);
+  });
+
+  test('createDBSnapshot and copyDBSnapshot beyond the quota fail with SnapshotQuotaExceeded', async () => {
+    await moto.control.setDurations(ZERO);
+    await moto.control.setSnapshotQuota(3, { account: A, region: REGION });
+    await sourceSnapshot(); // 1 of 3
+    for (const id of ['snap-2', 'snap-3']) {
+      await rdsA().send(
+        new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: 'snap', TargetDBSnapshotIdentifier: id }),
+      );
+    }
+    const copy = await failure(
+      rdsA().send(
+        new CopyDBSnapshotCommand({
+          SourceDBSnapshotIdentifier: 'snap',
+          TargetDBSnapshotIdentifier: 'snap-4',
+        }),
+      ),
+    );
+    // Wire code SnapshotQuotaExceeded; the SDK names the modelled shape.
+    expect(copy).toEqual({
+      name: 'SnapshotQuotaExceededFault',
+      message: 'Cannot create more than 3 manual snapshots',
+      status: 400,
+    });
+    const create = await failure(
+      rdsA().send(
+        new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'src', DBSnapshotIdentifier: 'snap-4' }),
+      ),
+    );
+    expect(create.name).toBe('SnapshotQuotaExceededFault');
+    // An existing name is still reported as such, not as the quota.
+    const again = await failure(
+      rdsA().send(
+        new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'src', DBSnapshotIdentifier: 'snap-2' }),
+      ),
+    );
+    expect(again.name).toBe('DBSnapshotAlreadyExistsFault');
+    expect(
+      (await rdsA().send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual' }))).DBSnapshots,
+    ).toHaveLength(3);
+    // Deleting one makes room again.
+    await rdsA().send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: 'snap-3' }));
+    await rdsA().send(
+      new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'src', DBSnapshotIdentifier: 'snap-4' }),
+    );
+    expect(await manualSnapshots(rdsA())).toEqual({ AccountQuotaName: 'ManualSnapshots', Used: 3, Max: 3 });
+  });
+
+  test('bad quota settings are refused', async () => {
+    await expect(moto.control.setSnapshotQuota(-1)).rejects.toThrow(
+      /HTTP 400.*manualSnapshots must be a whole number/,
+    );
+    await expect(moto.control.setSnapshotQuota(5, { account: 'A' })).rejects.toThrow(/12-digit/);
+    expect(await moto.control.quotas()).toEqual({ manualSnapshots: { default: 100 } });
   });
 });
 

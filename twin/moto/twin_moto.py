@@ -5,8 +5,14 @@ It closes the gaps of moto that matter to the replicator (see docs/ARCHITECTURE.
 * cross-account shared manual DB snapshots addressed by ARN (copy, restore, describe), with the
   AWS sharing and encryption rules;
 * a virtual clock: RDS resources pass through ``creating`` / ``copying`` / ``modifying`` /
-  ``starting`` / ``stopping`` / ``deleting`` until ``now >= ready_at``;
-* fault injection (final statuses, never-finishing phases, API errors, unusable KMS keys).
+  ``starting`` / ``stopping`` / ``deleting`` until ``now >= ready_at``; a copy whose source
+  snapshot is deleted while it is ``copying`` ends ``failed``;
+* fault injection (final statuses, never-finishing phases, API errors, unusable KMS keys); an API
+  error fault with ``"after": true`` lets the request take effect and then returns the error
+  instead of its response (a lost response: the caller's retry meets what the first attempt made);
+* the manual DB snapshot quota per account and Region (``describeAccountAttributes`` reports it as
+  ``ManualSnapshots`` Used/Max; createDBSnapshot and copyDBSnapshot beyond it fail with
+  ``SnapshotQuotaExceeded``), 100 by default as on AWS, settable.
 
 Everything is controlled over HTTP on the moto port under ``/_twin/...``:
 
@@ -21,6 +27,9 @@ Everything is controlled over HTTP on the moto port under ``/_twin/...``:
     DELETE /_twin/faults                       -> []
     GET  /_twin/pending                        [{resource, account, region, id, status, finalStatus,
                                                  startedAt, readyAt, blocked}]
+    GET  /_twin/quotas                         {"manualSnapshots": {"default": 100, "<account>/<region>": N}}
+    POST /_twin/quotas     {"manualSnapshots": N, "account"?, "region"?}   -> the quotas
+                                               (no account: the default; no region: every Region)
     POST /_twin/reset      {"now"?: N}         clears faults, pending phases, durations, clock
 
 ``POST /moto-api/reset`` (moto's own) also drops the pending phases (their resources are gone).
@@ -117,6 +126,11 @@ FACTS: dict[str, tuple[str, str]] = {
         "InvalidParameterCombination",
         "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
     ),
+    # AWS-FACTS.md "Quotas": 100 manual DB instance snapshots per Region (adjustable).
+    "snapshot-quota-exceeded": (
+        "SnapshotQuotaExceeded",
+        "Cannot create more than {max} manual snapshots",
+    ),
     "kms-unusable": (
         "KMSKeyNotAccessibleFault",
         "The specified KMS key [{key}] does not exist, is not enabled or you do not have "
@@ -135,6 +149,8 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "stop": 0,
     "delete": 120,
 }
+
+DEFAULT_MANUAL_SNAPSHOT_QUOTA = 100
 
 FAILED_INSTANCE_STATUSES = {
     "failed",
@@ -175,6 +191,9 @@ class TwinState:
     faults: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[int, Pending] = field(default_factory=dict)
     next_fault_id: int = 1
+    # Manual DB snapshot quota: the default, and per "<account>/<region>" overrides.
+    snapshot_quota_default: int = DEFAULT_MANUAL_SNAPSHOT_QUOTA
+    snapshot_quotas: dict[str, int] = field(default_factory=dict)
 
     def reset(self, now: float | None = None) -> None:
         with self.lock:
@@ -183,6 +202,8 @@ class TwinState:
             with self.fault_lock:
                 self.faults = []
             self.pending = {}
+            self.snapshot_quota_default = DEFAULT_MANUAL_SNAPSHOT_QUOTA
+            self.snapshot_quotas = {}
 
 
 STATE = TwinState()
@@ -288,6 +309,8 @@ def validate_fault(raw: Any) -> dict[str, Any]:
             raise ValueError("error: status must be an HTTP error status (400..599)")
         if f.get("match") is not None and not isinstance(f["match"], str):
             raise ValueError("error: match must be a string")
+        if f.get("after") is not None and not isinstance(f["after"], bool):
+            raise ValueError("error: after must be a boolean")
     elif kind == "kms-unusable":
         need_str("keyArn")
     return f
@@ -338,6 +361,20 @@ def begin(obj: Any, resource: str, backend: Any, status: str, final: str | None,
         STATE.pending[id(obj)] = p
 
 
+def fail_copies_of(source: Any) -> None:
+    """RDS user guide (copying snapshots): deleting a source snapshot while a copy of it is still
+    copying can make that copy fail. The twin takes the worst case: every such copy, in any account
+    or Region, ends ``failed``."""
+    with STATE.lock:
+        for p in STATE.pending.values():
+            if (
+                p.resource == "snapshot"
+                and p.status == "copying"
+                and getattr(p.obj, "source_db_snapshot_identifier", None) == source.arn
+            ):
+                p.final = "failed"
+
+
 def pending_of(obj: Any) -> Pending | None:
     p = STATE.pending.get(id(obj))
     return p if p is not None and p.obj is obj else None
@@ -354,6 +391,55 @@ def snapshot_percent_progress(snapshot: Any) -> int:
         return 0
     pct = int(100 * (STATE.now - p.started) / span)
     return max(0, min(99, pct))
+
+
+# --------------------------------------------------------------------------------------------
+# Manual snapshot quota
+# --------------------------------------------------------------------------------------------
+def manual_snapshot_quota(account: str, region: str) -> int:
+    quotas = STATE.snapshot_quotas
+    return quotas.get(f"{account}/{region}", quotas.get(f"{account}/*", STATE.snapshot_quota_default))
+
+
+def manual_snapshots_used(backend: Any) -> int:
+    """Manual DB snapshots of the account and Region, including those still being created, copied
+    or deleted (inferred: a snapshot counts until it is gone)."""
+    return sum(
+        1
+        for snap in backend.database_snapshots.values()
+        if snap.snapshot_type == "manual" and snap.status != "deleted"
+    )
+
+
+def check_snapshot_quota(backend: Any) -> None:
+    limit = manual_snapshot_quota(backend.account_id, backend.region_name)
+    if manual_snapshots_used(backend) >= limit:
+        raise rds_error("snapshot-quota-exceeded", max=limit)
+
+
+def set_snapshot_quota(data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ValueError("expected an object {manualSnapshots, account?, region?}")
+    unknown = set(data) - {"manualSnapshots", "account", "region"}
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)}; known: account, manualSnapshots, region")
+    value = data.get("manualSnapshots")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("manualSnapshots must be a whole number >= 0")
+    account, region = data.get("account"), data.get("region")
+    if account is not None and not (isinstance(account, str) and ACCOUNT_RE.match(account)):
+        raise ValueError("account must be a 12-digit string")
+    if region is not None and (account is None or not isinstance(region, str) or not region):
+        raise ValueError("region needs an account, and must be a non-empty string")
+    with STATE.lock:
+        if account is None:
+            STATE.snapshot_quota_default = value
+        else:
+            STATE.snapshot_quotas[f"{account}/{region or '*'}"] = value
+
+
+def quotas_view() -> dict[str, Any]:
+    return {"manualSnapshots": {"default": STATE.snapshot_quota_default, **STATE.snapshot_quotas}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,6 +530,8 @@ def install() -> None:  # noqa: C901 - one place for all patches
     }
 
     DBSnapshot.percent_progress = property(snapshot_percent_progress)
+    # The manual snapshot quota is the twin's (check_snapshot_quota); moto's own counts every kind.
+    RDSBackend.SNAPSHOT_QUOTA = property(lambda self: 1_000_000)
 
     def snapshot_not_available(snap: Any) -> Exception:
         return rds_error("snapshot-not-available", id=snap.db_snapshot_identifier, status=snap.status)
@@ -489,8 +577,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
             self.extract_snapshot_name_from_arn(src_id)
         if target_db_snapshot_identifier in self.database_snapshots:
             raise m.DBSnapshotAlreadyExistsError(target_db_snapshot_identifier)
-        if len(self.database_snapshots) >= self.SNAPSHOT_QUOTA:
-            raise m.SnapshotQuotaExceededFault()
+        check_snapshot_quota(self)
         source = self.get_db_snapshot(src_id)
         if source.status != "available":
             raise snapshot_not_available(source)
@@ -616,6 +703,8 @@ def install() -> None:  # noqa: C901 - one place for all patches
             db = self.databases.get(db_instance_identifier)
             if db is not None and db.status not in ("available", "stopped"):
                 raise rds_error("instance-not-available-for-snapshot", id=db_instance_identifier)
+            if db is not None and db_snapshot_identifier not in self.database_snapshots:
+                check_snapshot_quota(self)
         snap = orig["create_db_snapshot"](
             self,
             db_instance_identifier,
@@ -636,6 +725,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
             raise m.DBSnapshotNotFoundFault(db_snapshot_identifier)
         if snap.status == "deleting":
             raise rds_error("snapshot-already-deleting", id=snap.db_snapshot_identifier)
+        fail_copies_of(snap)
         begin(snap, "snapshot", self, "deleting", None, "snapshotDelete")
         return snap
 
@@ -747,6 +837,28 @@ def install() -> None:  # noqa: C901 - one place for all patches
 
     r.RDSResponse.describe_db_snapshots = describe_db_snapshots
 
+    # -- describeAccountAttributes: the quotas the twin models ----------------------------------
+    def describe_account_attributes(self: Any) -> Any:
+        backend = self.backend
+        cluster_used = sum(
+            1 for s in getattr(backend, "cluster_snapshots", {}).values() if getattr(s, "snapshot_type", "") == "manual"
+        )
+        return ActionResult(
+            {
+                "AccountQuotas": [
+                    {
+                        "AccountQuotaName": "ManualSnapshots",
+                        "Used": manual_snapshots_used(backend),
+                        "Max": manual_snapshot_quota(backend.account_id, backend.region_name),
+                    },
+                    # Reported, not enforced (the replicator takes no cluster snapshots).
+                    {"AccountQuotaName": "ManualClusterSnapshots", "Used": cluster_used, "Max": 100},
+                ]
+            }
+        )
+
+    r.RDSResponse.describe_account_attributes = describe_account_attributes
+
     # -- every request: error faults, settle phases, serialize RDS ------------------------------
     orig_call_action = BaseResponse.call_action
 
@@ -773,6 +885,14 @@ def install() -> None:  # noqa: C901 - one place for all patches
         if action:
             fault = take_error_fault(action, self.service_name, self.current_account, request_values(self))
             if fault is not None:
+                if fault.get("after"):
+                    # The request takes effect; only its response is lost (replaced by the error).
+                    if self.service_name == "rds":
+                        with STATE.lock:
+                            settle()
+                            orig_call_action(self)
+                    else:
+                        orig_call_action(self)
                 err = TwinInjectedError(fault["code"], fault.get("message") or fault["code"])
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # "code does not match an error shape"
@@ -907,6 +1027,14 @@ def control_app(environ: dict[str, Any], start_response: Any) -> Any:
             with STATE.lock:
                 settle()
             return reply(listing)
+        if path == "/_twin/quotas":
+            if method == "GET":
+                return reply(quotas_view())
+            try:
+                set_snapshot_quota(body())
+            except ValueError as e:
+                return reply({"error": str(e)}, 400)
+            return reply(quotas_view())
         if path == "/_twin/pending":
             with STATE.lock:
                 settle()

@@ -5,6 +5,8 @@
 //  - a Task override receives the execution's event logger as its second argument, so that the
 //    twin can record TaskScheduled/TaskStarted/TaskSucceeded/TaskFailed in order with the state
 //    events, and those events of a Map iteration carry the iteration's index like the others;
+//  - `$$.State.Name` and `$$.State.EnteredTime` exist (the library has no `$$.State`; `RetryCount`
+//    is always 0 here);
 // and one fidelity fix: `States.StringSplit` splits as Step Functions does. Every character of the
 // second argument is a delimiter and empty strings are dropped (`"This.is+a,test=string"` split on
 // `".+,="` gives five words, `",,,,"` split on `","` gives `[]`: AWS-recorded results published in
@@ -53,6 +55,10 @@ const PATCHES: Array<[string, string]> = [
       '    for (const c of str) {\n      if (delimiters.has(c)) {\n' +
       "        if (token !== '') tokens.push(token);\n        token = '';\n      } else token += c;\n    }\n" +
       "    if (token !== '') tokens.push(token);\n    return tokens;\n  }",
+  ],
+  [
+    'options.eventLogger.dispatchStateEnteredEvent(currStateName, currState.Type, currInput);',
+    'context.State = { Name: currStateName, EnteredTime: new Date(module.__twin.now ? module.__twin.now() : Date.now()).toISOString(), RetryCount: 0 };\n        options.eventLogger.dispatchStateEnteredEvent(currStateName, currState.Type, currInput);',
   ],
 ];
 

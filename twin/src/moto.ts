@@ -87,6 +87,12 @@ export interface ErrorFault extends FaultScope {
   match?: string;
   /** Moto service name (e.g. 'rds'), when the action name is ambiguous. */
   service?: string;
+  /**
+   * true: the request takes effect first and only its response is replaced by the error (a lost
+   * response). With a retried code (`Throttling`, `InternalFailure` + status 500) the caller's
+   * retry then meets what the first attempt created (`...AlreadyExists`). Default false.
+   */
+  after?: boolean;
 }
 /** Any copy/restore (in `account`, or anywhere) that needs this key fails with KMSKeyNotAccessibleFault. */
 export interface KmsUnusableFault extends FaultScope {
@@ -115,6 +121,14 @@ export interface PendingPhase {
   blocked: boolean;
 }
 
+/** RDS quotas the twin enforces (describeAccountAttributes reports them). */
+export interface MotoQuotas {
+  /** Manual DB snapshots per account and Region: `default` (100, as AWS), and `<account>/<region>` or `<account>/*`. */
+  manualSnapshots: Record<string, number>;
+}
+
+export const DEFAULT_MANUAL_SNAPSHOT_QUOTA = 100;
+
 export interface MotoControl {
   /** POST /moto-api/reset (all moto state) then POST /_twin/reset (clock, durations, faults). */
   reset(opts?: { now?: number }): Promise<void>;
@@ -129,6 +143,16 @@ export interface MotoControl {
   clearFaults(): Promise<void>;
   /** Phases not yet complete, earliest first (the scheduler can jump to `readyAt`). */
   pending(): Promise<PendingPhase[]>;
+  /**
+   * Sets the manual DB snapshot quota (AccountQuotaName ManualSnapshots): of `account` in `region`
+   * (every Region when omitted), or the default of every account when `account` is omitted.
+   * createDBSnapshot/copyDBSnapshot beyond it fail with SnapshotQuotaExceeded. `reset` restores 100.
+   */
+  setSnapshotQuota(
+    manualSnapshots: number,
+    scope?: { account?: string; region?: string },
+  ): Promise<MotoQuotas>;
+  quotas(): Promise<MotoQuotas>;
 }
 
 export interface MotoServer {
@@ -441,6 +465,9 @@ export function motoControl(url: string): MotoControl {
       await call('DELETE', '/_twin/faults');
     },
     pending: () => call<PendingPhase[]>('GET', '/_twin/pending'),
+    setSnapshotQuota: (manualSnapshots, scope = {}) =>
+      call<MotoQuotas>('POST', '/_twin/quotas', { manualSnapshots, ...scope }),
+    quotas: () => call<MotoQuotas>('GET', '/_twin/quotas'),
   };
 }
 

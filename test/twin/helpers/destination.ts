@@ -52,10 +52,14 @@ export interface Story {
  * both services deployed (destination with `params`), the database's secret seeded with the
  * application's credentials and a queue listening on the destination's operations topic.
  */
-export async function setUpStory(twin: Twin, params: Record<string, string> = {}): Promise<Story> {
+export async function setUpStory(
+  twin: Twin,
+  params: Record<string, string> = {},
+  sourceParams: Record<string, string> = {},
+): Promise<Story> {
   await createSourceDatabase(twin, { id: DATABASE, encryption: 'aws/rds' });
   const network = await createDestinationNetwork(twin);
-  const source = await twin.deploy('source');
+  const source = await twin.deploy('source', { params: sourceParams });
   const destination = await twin.deploy('destination', {
     params: {
       vpcSecurityGroupIds: network.securityGroupId,
