@@ -20,6 +20,7 @@ const PARAMS: Record<string, string> = {
   sourceAccountId: SOURCE,
   sourceRegion: REGION,
   databases: 'orders-db,B',
+  sourceKmsKeyArn: `arn:aws:kms:${REGION}:${SOURCE}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   secretUsername: 'postgres',
   dbInstanceClass: 'db.t4g.micro',
   dbSubnetGroupName: 'replica-subnets',
