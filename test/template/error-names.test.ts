@@ -14,7 +14,8 @@ import {
   sfnErrorName,
   sfnServiceName,
 } from '../../twin/src/naming';
-import { type CfnTemplate, packageService, resourcesOfType, type Side } from '../../twin/src/package';
+import { packageService, type Side } from '../../twin/src/package';
+import { definitions } from '../helpers/definitions';
 
 type Json = Record<string, unknown>;
 
@@ -95,21 +96,6 @@ function possibleErrors(resource: string): string[] {
     return names;
   }
   throw new Error(`cannot tell the errors of Task resource ${resource}`);
-}
-
-/** A definition with its `${var}` Task resources resolved (partition-neutral Fn::Sub values). */
-function definitions(template: CfnTemplate): Array<[string, Json]> {
-  return resourcesOfType(template, 'AWS::StepFunctions::StateMachine').map(([id, sm]) => {
-    const ds = (sm.Properties as Json).DefinitionString as string | { 'Fn::Sub': string | [string, Json] };
-    const [body, vars = {}] =
-      typeof ds === 'string' ? [ds] : Array.isArray(ds['Fn::Sub']) ? ds['Fn::Sub'] : [ds['Fn::Sub']];
-    const text = (body as string).replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
-      const sub = ((vars as Json)[name] as { 'Fn::Sub'?: unknown } | undefined)?.['Fn::Sub'];
-      if (name === 'AWS::Partition') return 'aws';
-      return typeof sub === 'string' ? sub.replace(`\${AWS::Partition}`, 'aws') : whole;
-    });
-    return [id, JSON.parse(text) as Json];
-  });
 }
 
 interface Finding {

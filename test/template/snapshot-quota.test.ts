@@ -2,7 +2,8 @@
 // each service checks, what it counts, and the one IAM statement it needs. The twin runs it in
 // test/twin/snapshots.test.ts.
 import { extract } from '../../scripts/iam-table';
-import { type CfnTemplate, packageService, resourcesOfType } from '../../twin/src/package';
+import { type CfnTemplate, packageService } from '../../twin/src/package';
+import { definitions } from '../helpers/definitions';
 
 type Json = Record<string, unknown>;
 interface State {
@@ -29,11 +30,9 @@ function states(t: CfnTemplate, only?: string): Record<string, State> {
       if (state.ItemProcessor) add(state.ItemProcessor.States);
     }
   };
-  for (const [id, sm] of resourcesOfType(t, 'AWS::StepFunctions::StateMachine')) {
+  for (const [id, definition] of definitions(t)) {
     if (only && id !== only) continue;
-    const d = (sm as { Properties: Json }).Properties.DefinitionString as string | { 'Fn::Sub': unknown };
-    const text = typeof d === 'string' ? d : (asArray(d['Fn::Sub'] as unknown[])[0] as string);
-    add((JSON.parse(text) as { States: Record<string, State> }).States);
+    add((definition as { States: Record<string, State> }).States);
   }
   return out;
 }
