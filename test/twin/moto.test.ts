@@ -490,6 +490,25 @@ describe('faults', () => {
     expect([err.name, err.status]).toEqual(['KMSInternalException', 500]);
   });
 
+  test('error after: the request takes effect, its response is lost; the retry meets AlreadyExists', async () => {
+    await moto.control.setDurations(ZERO);
+    await createInstance(rdsA(), 'src');
+    await moto.control.addFault({
+      kind: 'error',
+      api: 'CreateDBSnapshot',
+      code: 'InternalFailure',
+      status: 500,
+      after: true,
+      match: 'lost-reply',
+    });
+    const req = { DBInstanceIdentifier: 'src', DBSnapshotIdentifier: 'lost-reply' };
+    const err = await failure(rdsA().send(new CreateDBSnapshotCommand(req)));
+    expect([err.name, err.status]).toEqual(['InternalFailure', 500]);
+    expect((await snapshot(rdsA(), 'lost-reply')).Status).toBe('available');
+    const retry = await failure(rdsA().send(new CreateDBSnapshotCommand(req)));
+    expect(retry.name).toBe('DBSnapshotAlreadyExistsFault');
+  });
+
   test('kms-unusable: copy and restore needing the key fail with KMSKeyNotAccessibleFault', async () => {
     await moto.control.setDurations(ZERO);
     const keyA = await createKey(A);

@@ -6,7 +6,9 @@ It closes the gaps of moto that matter to the replicator (see docs/ARCHITECTURE.
   AWS sharing and encryption rules;
 * a virtual clock: RDS resources pass through ``creating`` / ``copying`` / ``modifying`` /
   ``starting`` / ``stopping`` / ``deleting`` until ``now >= ready_at``;
-* fault injection (final statuses, never-finishing phases, API errors, unusable KMS keys).
+* fault injection (final statuses, never-finishing phases, API errors, unusable KMS keys); an API
+  error fault with ``"after": true`` lets the request take effect and then returns the error
+  instead of its response (a lost response: the caller's retry meets what the first attempt made).
 
 Everything is controlled over HTTP on the moto port under ``/_twin/...``:
 
@@ -288,6 +290,8 @@ def validate_fault(raw: Any) -> dict[str, Any]:
             raise ValueError("error: status must be an HTTP error status (400..599)")
         if f.get("match") is not None and not isinstance(f["match"], str):
             raise ValueError("error: match must be a string")
+        if f.get("after") is not None and not isinstance(f["after"], bool):
+            raise ValueError("error: after must be a boolean")
     elif kind == "kms-unusable":
         need_str("keyArn")
     return f
@@ -773,6 +777,14 @@ def install() -> None:  # noqa: C901 - one place for all patches
         if action:
             fault = take_error_fault(action, self.service_name, self.current_account, request_values(self))
             if fault is not None:
+                if fault.get("after"):
+                    # The request takes effect; only its response is lost (replaced by the error).
+                    if self.service_name == "rds":
+                        with STATE.lock:
+                            settle()
+                            orig_call_action(self)
+                    else:
+                        orig_call_action(self)
                 err = TwinInjectedError(fault["code"], fault.get("message") or fault["code"])
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # "code does not match an error shape"

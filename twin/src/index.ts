@@ -206,6 +206,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       sfn.executions.clear();
       lambda.invocations.length = 0;
       lambda.logs.length = 0;
+      lambda.clearFaults();
       host!.snsDeliveries.length = 0;
     },
     async stop() {

@@ -2,6 +2,9 @@
 // thread with the environment from the template, credentials of its own account and the SDK
 // pointed at the twin. Async invocations (SNS) retry twice and then go to the function's
 // on-failure destination, as Lambda does.
+// Faults (`addFault`): an invocation can fail as a timeout, a crash or a Lambda service error,
+// either before the function runs or after it ran to completion (its side effects happened and
+// only its response is lost), so tests can prove that a run survives a write whose reply it never saw.
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +14,7 @@ import AdmZip from 'adm-zip';
 import { accountClient } from './aws';
 import type { VirtualClock } from './clock';
 import { ROOT } from './package';
+import { ServiceError } from './stepfunctions';
 
 export interface LambdaFunction {
   name: string;
@@ -43,6 +47,37 @@ export interface InvokeResult {
   functionError?: 'Unhandled';
 }
 
+/**
+ * How a faulty invocation fails, as Step Functions then names it:
+ * - `timeout`: function error `Sandbox.Timedout` ("Task timed out after N seconds");
+ * - `crash`: function error `Runtime.ExitError` (the runtime exited);
+ * - `service-error`: the Invoke call itself fails with HTTP 500 `ServiceException`
+ *   (`Lambda.ServiceException` in Step Functions).
+ */
+export type LambdaFailure = 'timeout' | 'crash' | 'service-error';
+
+export interface LambdaFault {
+  /** Glob (`*`, `?`) on the function name, e.g. `*-mergeSecret`. */
+  function: string;
+  failure: LambdaFailure;
+  /** true (default): the function runs to completion first (its effect happens); false: it never runs. */
+  after?: boolean;
+  /** How many invocations fail (default 1). */
+  count?: number;
+}
+
+export type ListedLambdaFault = LambdaFault & { id: number; remaining: number };
+
+const globRegExp = (glob: string) =>
+  new RegExp(
+    `^${glob
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+  );
+
+type WorkerReply = { ok: boolean; result?: unknown; error?: unknown; initMs?: number };
+
 interface Pending {
   resolve: (r: { ok: boolean; result?: unknown; error?: unknown; initMs?: number }) => void;
 }
@@ -58,6 +93,8 @@ export class LambdaService {
   readonly invocations: InvocationRecord[] = [];
   readonly logs: Array<{ function: string; level: string; line: string }> = [];
   readonly asyncFailures: Array<{ function: string; errorType?: string; destination?: string }> = [];
+  private faultList: ListedLambdaFault[] = [];
+  private nextFaultId = 1;
 
   constructor(
     private readonly clock: VirtualClock,
@@ -66,6 +103,35 @@ export class LambdaService {
 
   register(fn: LambdaFunction): void {
     this.functions.set(fn.arn, { fn, pending: new Map() });
+  }
+
+  /** Adds faults; returns the full list (each with an id and its remaining count). */
+  addFault(fault: LambdaFault | LambdaFault[]): ListedLambdaFault[] {
+    for (const f of Array.isArray(fault) ? fault : [fault]) {
+      if (!['timeout', 'crash', 'service-error'].includes(f.failure))
+        throw new Error(
+          `unknown Lambda failure ${String(f.failure)}; expected timeout, crash or service-error`,
+        );
+      const count = f.count ?? 1;
+      if (!Number.isInteger(count) || count < 1)
+        throw new Error('Lambda fault: count must be a positive integer');
+      this.faultList.push({ ...f, after: f.after ?? true, count, remaining: count, id: this.nextFaultId++ });
+    }
+    return this.faults();
+  }
+
+  faults(): ListedLambdaFault[] {
+    return this.faultList.map((f) => ({ ...f }));
+  }
+
+  clearFaults(): void {
+    this.faultList = [];
+  }
+
+  private takeFault(fn: LambdaFunction): ListedLambdaFault | undefined {
+    const f = this.faultList.find((x) => x.remaining > 0 && globRegExp(x.function).test(fn.name));
+    if (f) f.remaining -= 1;
+    return f;
   }
 
   list(): LambdaFunction[] {
@@ -186,27 +252,32 @@ export class LambdaService {
     attempt: number,
   ): Promise<InvokeResult> {
     const loaded = this.functions.get(fn.arn)!;
-    const worker = this.worker(loaded);
+    const fault = this.takeFault(fn);
     const id = randomUUID();
-    const reply = await new Promise<{ ok: boolean; result?: unknown; error?: unknown; initMs?: number }>(
-      (resolve) => {
-        loaded.pending.set(id, { resolve });
-        worker.postMessage({
-          id,
-          event: payload,
-          context: {
-            awsRequestId: id,
-            functionName: fn.name,
-            functionVersion: '$LATEST',
-            invokedFunctionArn: fn.arn,
-            memoryLimitInMB: '128',
-            logGroupName: `/aws/lambda/${fn.name}`,
-            logStreamName: 'twin',
-            timeoutMs: fn.timeoutSeconds * 1000,
-          },
-        });
-      },
-    );
+    const ran =
+      fault && !fault.after
+        ? { ok: false }
+        : await new Promise<{ ok: boolean; result?: unknown; error?: unknown; initMs?: number }>(
+            (resolve) => {
+              const worker = this.worker(loaded);
+              loaded.pending.set(id, { resolve });
+              worker.postMessage({
+                id,
+                event: payload,
+                context: {
+                  awsRequestId: id,
+                  functionName: fn.name,
+                  functionVersion: '$LATEST',
+                  invokedFunctionArn: fn.arn,
+                  memoryLimitInMB: '128',
+                  logGroupName: `/aws/lambda/${fn.name}`,
+                  logStreamName: 'twin',
+                  timeoutMs: fn.timeoutSeconds * 1000,
+                },
+              });
+            },
+          );
+    const reply: WorkerReply = fault ? this.faultReply(fn, fault, id) : ran;
     this.invocations.push({
       function: fn.name,
       account: fn.account,
@@ -217,9 +288,39 @@ export class LambdaService {
       coldStartMs: reply.initMs,
       attempt,
     });
+    if (fault?.failure === 'service-error') {
+      throw new ServiceError(
+        'ServiceException',
+        'The Lambda service encountered an internal error (injected by the twin).',
+        500,
+      );
+    }
     return reply.ok
       ? { statusCode: 200, payload: reply.result }
       : { statusCode: 200, payload: reply.error, functionError: 'Unhandled' };
+  }
+
+  private faultReply(fn: LambdaFunction, fault: ListedLambdaFault, requestId: string): WorkerReply {
+    switch (fault.failure) {
+      case 'timeout':
+        return {
+          ok: false,
+          error: {
+            errorType: 'Sandbox.Timedout',
+            errorMessage: `RequestId: ${requestId} Error: Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+          },
+        };
+      case 'crash':
+        return {
+          ok: false,
+          error: {
+            errorType: 'Runtime.ExitError',
+            errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: signal: killed`,
+          },
+        };
+      default:
+        return { ok: false, error: { errorType: 'ServiceException' } };
+    }
   }
 
   /**
@@ -233,7 +334,12 @@ export class LambdaService {
       let last: InvokeResult | undefined;
       for (let attempt = 1; attempt <= 1 + fn.maximumRetryAttempts; attempt++) {
         if (attempt > 1) await this.clock.sleep(60_000 * (attempt - 1));
-        last = await this.clock.track(() => this.run(fn, payload, 'Event', attempt));
+        try {
+          last = await this.clock.track(() => this.run(fn, payload, 'Event', attempt));
+        } catch (err) {
+          // A Lambda service error on an async invocation: Lambda retries it like a function error.
+          last = { statusCode: 500, payload: { errorType: (err as Error).name }, functionError: 'Unhandled' };
+        }
         if (!last.functionError) return;
       }
       const errorType = (last?.payload as { errorType?: string } | undefined)?.errorType;

@@ -87,6 +87,12 @@ export interface ErrorFault extends FaultScope {
   match?: string;
   /** Moto service name (e.g. 'rds'), when the action name is ambiguous. */
   service?: string;
+  /**
+   * true: the request takes effect first and only its response is replaced by the error (a lost
+   * response). With a retried code (`Throttling`, `InternalFailure` + status 500) the caller's
+   * retry then meets what the first attempt created (`...AlreadyExists`). Default false.
+   */
+  after?: boolean;
 }
 /** Any copy/restore (in `account`, or anywhere) that needs this key fails with KMSKeyNotAccessibleFault. */
 export interface KmsUnusableFault extends FaultScope {
