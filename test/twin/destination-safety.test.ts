@@ -256,6 +256,30 @@ describe('a create took effect but its response was lost; the retry meets Alread
   });
 });
 
+test('the copy meets DbSnapshotAlreadyExists for a copy this run did not make: SnapshotCopyConflict, nothing deleted', async () => {
+  const before = await observe();
+  await twin.moto.control.addFault({
+    kind: 'error',
+    api: 'CopyDBSnapshot',
+    code: 'DBSnapshotAlreadyExists',
+    message: 'Cannot create the snapshot because a snapshot with the identifier already exists.',
+    account: twin.accounts.destination,
+  });
+  const exec = await twin.run('destination', 'replicate', nextMessage());
+  expect(exec.status).toBe('FAILED');
+  expect(exec.error).toBe('SnapshotCopyConflict');
+  expect(exec.cause).toMatch(/does not carry the tags of this run/);
+  expect(statesEntered(exec)).toContain('Forget The Copy Of Another Run');
+  expect(statesEntered(exec)).not.toContain('Delete The Abandoned Copy');
+  expect(statesEntered(exec)).not.toContain('Restore The Replica');
+  const after = await observe();
+  expect(after.secret.raw).toBe(before.secret.raw);
+  expect(after.instances).toEqual(before.instances);
+  expect(after.snapshots).toEqual(before.snapshots);
+  const notice = await onlyNotice(exec, 'failed');
+  expect(notice!.message.secret).toMatch(/not changed/);
+});
+
 // ---- 5. A restore that meets a taken name goes on with the next free one -------------------------
 
 test('the restore meets DbInstanceAlreadyExists for a name it did not create: the next free name is used', async () => {
