@@ -8,6 +8,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import {
+  CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
   type DBInstance,
   ModifyDBSnapshotAttributeCommand,
@@ -24,6 +25,7 @@ import {
   letTimePass,
   messageLike,
   type Notice,
+  replicaNameFor,
   replicateOnce,
   type SecretState,
   type Story,
@@ -301,4 +303,43 @@ test('the restore meets DbInstanceAlreadyExists for a name it did not create: th
   );
   expect(after.instances[live]?.status).toBe('available');
   expect(Object.keys(after.instances).filter((id) => !(id in before.instances))).toEqual([live]);
+});
+
+test('the restore meets the name held by an operator instance (no tags of this run): it is left alone, the next name is used', async () => {
+  const message = nextMessage();
+  const taken = replicaNameFor(String(message.snapshotCreateTime));
+  await twin.aws('destination').rds.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: taken,
+      Engine: 'postgres',
+      DBInstanceClass: 'db.t4g.micro',
+      AllocatedStorage: 20,
+      MasterUsername: 'ops',
+      MasterUserPassword: 'operator-owned-1',
+      Tags: [{ Key: 'team', Value: 'operators' }],
+    }),
+  );
+  const before = await observe();
+  // nameReplica's check misses it (as if it appeared between naming and restoring).
+  await twin.moto.control.addFault({
+    kind: 'error',
+    api: 'DescribeDBInstances',
+    code: 'DBInstanceNotFound',
+    status: 404,
+    match: taken,
+    account: twin.accounts.destination,
+  });
+  const exec = await twin.run('destination', 'replicate', message);
+  expect([exec.status, exec.error, exec.cause]).toEqual(['SUCCEEDED', undefined, undefined]);
+  expect(statesEntered(exec)).toEqual(
+    expect.arrayContaining([
+      'Describe The Existing Instance',
+      'Give Up The Taken Name',
+      'Name The Replica Again',
+    ]),
+  );
+  const after = await observe();
+  expect(String(after.secret.value.dbInstanceIdentifier)).toBe(`${taken}-2`);
+  expect(after.instances[taken]).toEqual(before.instances[taken]);
+  expect(after.instances[taken]).toEqual({ status: 'available', tags: { team: 'operators' } });
 });
