@@ -432,6 +432,38 @@ describe('malformed parameters fail packaging and name the parameter', () => {
   });
 });
 
+describe('snapshot provenance (issue 9 point 1)', () => {
+  test('the shared snapshot is checked before the lock when it is in this Region, and its copy before every restore', async () => {
+    const { template } = await packageService('destination', 'dev');
+    const asl = definition(template, 'ReplicateStateMachine');
+    expect(asl.States['Look Up The Database Settings']!.Next).toBe('Is The Shared Snapshot In This Region?');
+    expect(asl.States['Is The Shared Snapshot In This Region?']).toMatchObject({
+      Choices: [
+        {
+          Variable: '$.message.sourceRegion',
+          StringEquals: `\${AWS::Region}`,
+          Next: 'Check The Shared Snapshot',
+        },
+      ],
+      Default: 'Start With No Name Taken',
+    });
+    expect(asl.States['Check The Shared Snapshot']).toMatchObject({
+      Type: 'Parallel',
+      Next: 'Start With No Name Taken',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Start The Clean-Up' }],
+    });
+    expect(asl.States['Start With No Name Taken']!.Next).toBe('Take The Database Lock');
+    // Every way to "Record The Replica Name" (the restore) from the copy passes the copy's check.
+    const intoRestore = allStates(asl.States)
+      .filter(([, st]) => JSON.stringify(st).includes('"Record The Replica Name"'))
+      .map(([name]) => name);
+    expect(intoRestore.sort()).toEqual(['Is The Copy Of The Database?', 'Name The Replica Again']);
+    expect((asl.States['Is The Copy Available?']!.Choices as { Next: string }[])[0]!.Next).toBe(
+      'Is The Copy Of The Database?',
+    );
+  });
+});
+
 describe('replica names (issue 9 point 5, issue 10 point 5)', () => {
   const MARK = deploymentMarker(DEPLOYMENT);
 
