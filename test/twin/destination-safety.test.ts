@@ -208,6 +208,37 @@ describe('mergeSecret wrote the secret, then its reply was lost', () => {
     await onlyNotice(exec, 'succeeded');
   });
 
+  test('mergeSecret wrote then timed out on every attempt, and where the secret points cannot be read: the replica is kept, the notice says the secret is unknown', async () => {
+    const before = await observe();
+    twin.lambda.addFault([
+      { function: '*-mergeSecret', failure: 'timeout', count: 20 },
+      // the first nameReplica call (naming) answers; the read-only "where" calls crash
+      { function: '*-nameReplica', failure: 'crash', after: false, skip: 1, count: 20 },
+    ]);
+    const exec = await twin.run('destination', 'replicate', nextMessage());
+    expect(exec.status).toBe('FAILED');
+    expect(exec.error).toBe('Sandbox.Timedout');
+    expect(statesEntered(exec)).toContain('Keep The Replica The Secret May Point At');
+    expect(statesEntered(exec)).not.toContain('Delete The Abandoned Replica');
+    const after = await observe();
+    const live = String(after.secret.value.dbInstanceIdentifier);
+    expect(live).not.toBe(before.secret.value.dbInstanceIdentifier);
+    expect(after.instances[live]?.status).toBe('available');
+    expect(after.snapshots).toEqual(before.snapshots); // the copy still went
+    const notice = await onlyNotice(exec, 'failed');
+    expect(notice!.message.secret).toBe(
+      `unknown: it may point at ${live} (check the secret; if it does, the replica is live)`,
+    );
+    expect(String((notice!.message.cleanup as { replica: string }).replica)).toMatch(
+      new RegExp(`^${live} was kept`),
+    );
+    // The next run finds the lock free and the secret as it is now.
+    twin.lambda.clearFaults();
+    const next = await twin.run('destination', 'replicate', nextMessage());
+    expect(next.status).toBe('SUCCEEDED');
+    await takeNotices(story);
+  });
+
   test('mergeSecret crashes before writing, on every attempt: the replica goes, the notice says the secret did not change', async () => {
     const before = await observe();
     twin.lambda.addFault({ function: '*-mergeSecret', failure: 'crash', after: false, count: 20 });
