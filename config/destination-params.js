@@ -9,6 +9,7 @@
 // Parameters come from `params:` (default, then the stage) and `--param="name=value"`; on the
 // command line every value is a string, so booleans and numbers are parsed here.
 
+const path = require('node:path');
 const contract = require('../src/contracts/contract.json');
 const {
   isDbInstanceIdentifier,
@@ -17,9 +18,6 @@ const {
 
 const ACCOUNT = /^[0-9]{12}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
-// RDS instance identifiers as RDS stores them (lower-case): 1-63 characters, a letter first,
-// letters, digits and single hyphens, no trailing hyphen (AWS-FACTS.md).
-const DB_ID = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key\/[A-Za-z0-9-]+$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):[A-Za-z0-9_-]{1,256}$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$/;
@@ -32,9 +30,28 @@ const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
 const USERNAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
 
-// Replica names are `<prefix>-<yyyymmddthhmmss>[-NN]` (src/contracts/names.ts): the cleaned prefix
-// keeps at most 44 characters; a longer one would be cut silently, so refuse it here.
-const MAX_PREFIX_LENGTH = 44;
+// Replica names are `<prefix>-<yyyymmddthhmmss>[-NN]`; the prefix of each database comes from the
+// naming rule in src/contracts/names.ts, loaded here as it is (bundled on the fly by esbuild), so the
+// names the Lambda gives and the names the IAM policies allow cannot drift apart.
+let namesModule;
+function names() {
+  if (!namesModule) {
+    const { buildSync } = require('esbuild');
+    const out = buildSync({
+      entryPoints: [path.join(__dirname, '..', 'src', 'contracts', 'names.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+    });
+    const mod = { exports: {} };
+    new Function('module', 'exports', 'require', out.outputFiles[0].text)(mod, mod.exports, require);
+    namesModule = mod.exports;
+  }
+  return namesModule;
+}
 // One CloudFormation secret per database when none is given; keep the stack far from its limits.
 const MAX_DATABASES = 50;
 const MAX_KEEP = 20;
@@ -328,17 +345,36 @@ async function read({ resolveVariable }) {
     'replica-options',
   );
 
-  const instanceNamePrefix = text(await param('instanceNamePrefix'));
+  const instanceNamePrefix = text(await param('instanceNamePrefix')) || names().DEFAULT_NAME_TEMPLATE;
+  const replicaPrefixes = {};
+  const example = 'replica-{database}-{deployment}';
+  if (!/^[a-z0-9-]*$/.test(instanceNamePrefix.replaceAll('{database}', '').replaceAll('{deployment}', ''))) {
+    fail(
+      'instanceNamePrefix',
+      instanceNamePrefix,
+      "lower-case letters, digits and hyphens around '{database}' and '{deployment}'",
+      example,
+    );
+  }
   for (const db of databases) {
-    const cleaned = instanceNamePrefix.replaceAll('{database}', db);
-    if (!DB_ID.test(cleaned) || cleaned.length > MAX_PREFIX_LENGTH) {
-      fail(
-        'instanceNamePrefix',
-        instanceNamePrefix,
-        `a prefix of at most ${MAX_PREFIX_LENGTH} lower-case letters, digits and single hyphens, a letter first, ` +
-          `'{database}' standing for the database (for ${db} it gives '${cleaned}')`,
-        'replica-{database}',
-      );
+    try {
+      replicaPrefixes[db] = names().replicaPrefix(instanceNamePrefix, db, deploymentId);
+    } catch (error) {
+      fail('instanceNamePrefix', instanceNamePrefix, `a usable name template (${error.message})`, example);
+    }
+  }
+  // Two databases whose name sets could meet would compete for names: refuse them here.
+  for (const [i, a] of databases.entries()) {
+    for (const b of databases.slice(i + 1)) {
+      if (names().prefixesOverlap(replicaPrefixes[a], replicaPrefixes[b])) {
+        fail(
+          'instanceNamePrefix',
+          instanceNamePrefix,
+          `a template that gives ${a} and ${b} distinct name prefixes (they give '${replicaPrefixes[a]}' and ` +
+            `'${replicaPrefixes[b]}', so one database's replica names could be the other's)`,
+          '{database}-{deployment}',
+        );
+      }
     }
   }
 
@@ -377,6 +413,7 @@ async function read({ resolveVariable }) {
     publiclyAccessible: bool('publiclyAccessible', await param('publiclyAccessible')),
     keepReplicas: integer('keepReplicas', await param('keepReplicas'), 1, MAX_KEEP, '2'),
     instanceNamePrefix,
+    replicaPrefixes,
     finalSnapshotOnDelete: bool('finalSnapshotOnDelete', await param('finalSnapshotOnDelete')),
     notificationEmail,
     logLevel,
@@ -425,13 +462,10 @@ async function read({ resolveVariable }) {
     anySnapshot: rdsArn('snapshot:*'),
     anyInstance: rdsArn('db:*'),
     // Replicas are named <prefix>-<snapshot time> (src/contracts/names.ts); writes that cannot be
-    // confined by a tag the role could set itself are confined to these names.
-    replicaInstances: databases.map((db) =>
-      rdsArn(`db:${instanceNamePrefix.replaceAll('{database}', db)}-*`),
-    ),
-    finalSnapshots: databases.map((db) =>
-      rdsArn(`snapshot:${instanceNamePrefix.replaceAll('{database}', db)}-*`),
-    ),
+    // confined by a tag the role could set itself are confined to these names, which carry this
+    // deployment's marker: no instance an operator named (`orders-db-legacy`) matches them.
+    replicaInstances: databases.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`)),
+    finalSnapshots: databases.map((db) => rdsArn(`snapshot:${replicaPrefixes[db]}-*`)),
     subnetGroup: rdsArn(`subgrp:${dbSubnetGroupName}`),
     // Without an explicit group RDS uses the engine's default group (`default.<family>`,
     // `default:<engine>-<major>`), as in AWS's own CreateDBInstance policy example.

@@ -38,13 +38,17 @@
  *   service-linked-role  iam:CreateServiceLinkedRole without an iam:AWSServiceName condition or on
  *                    a resource outside role/aws-service-role/
  *   tag-guard        a role whose mutating action is limited by a resource-tag condition, but
- *                    which may add tags to every resource of that type in the account: it could
- *                    put the tag on any resource first, so the condition protects nothing
+ *                    which may add tags to every resource of that type in the account, or to a
+ *                    name pattern that does not carry the deployment (the tag value, or its
+ *                    marker from src/contracts/names.ts): it could put the tag on a resource
+ *                    someone else named (`db:orders-db-*` matches `orders-db-legacy`) first, so
+ *                    the condition protects nothing
  *   unreviewed       a policy the checker cannot read (a managed policy ARN from outside the
  *                    template, a policy-bearing resource type it does not know)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deploymentMarker } from '../src/contracts/names';
 import { type CfnTemplate, packageService, ROOT, type Side } from '../twin/src/package';
 
 type Json = Record<string, unknown>;
@@ -681,6 +685,17 @@ export function check(located: readonly Located[], options: CheckOptions, templa
         .map((r) => arnParts(render(r)))
         .filter((t): t is ArnParts => typeof t === 'object');
       const services = new Set(guardedActions.map((g) => lower(g.split(':')[0] ?? '')));
+      // What identifies the deployment in a name: the tag value the guard requires, or its marker.
+      const owners = conditionKeys(guard.statement)
+        .filter((k) => RESOURCE_TAG_KEY.test(k))
+        .flatMap((k) => conditionValue(guard.statement, k).map((v) => render(v)))
+        .filter((v) => v !== '');
+      const marks = owners.flatMap((o) => [lower(o), deploymentMarker(o)]);
+      /** A wildcard name whose fixed part does not name the deployment matches what others named. */
+      const foreignReach = (name: string) => {
+        const wild = name.search(/[*?]/);
+        return wild >= 0 && !marks.some((m) => lower(name.slice(0, wild)).includes(m));
+      };
       for (const tagger of list) {
         // Tagging that itself requires the tag on the resource cannot adopt anything.
         const taggerTagKeys = conditionKeys(tagger.statement).map((k) => RESOURCE_TAG_KEY.exec(k)?.[1]);
@@ -697,7 +712,7 @@ export function check(located: readonly Located[], options: CheckOptions, templa
               (parts !== undefined &&
                 parts.service === t.service &&
                 parts.type === t.type &&
-                parts.name === '*'),
+                (parts.name === '*' || foreignReach(parts.name))),
           );
           for (const t of new Set(open.map((o) => o.type))) {
             findings.push({
@@ -709,8 +724,8 @@ export function check(located: readonly Located[], options: CheckOptions, templa
                 `${guardedActions.join(', ')} is limited to ${t} resources tagged ${tagKeys.join(', ')}, but ${role} ` +
                 `may also ${tagActions.join(', ')} on ${target} (${tagger.statement.Sid ?? tagger.where}` +
                 `${tagger.statement.Condition ? `, ${renderCondition(tagger.statement.Condition)}` : ', no condition'}): ` +
-                `it can put that tag on any ${t} of the account first. Scope the tagging to the names this ` +
-                'deployment creates',
+                `it can put that tag on any ${t} of the account${parts === 'everything' || parts?.name === '*' ? '' : ' with such a name (one an operator may have chosen)'} first. ` +
+                'Scope the tagging to the names this deployment creates, which carry its id or marker (src/contracts/names.ts deploymentMarker)',
             });
           }
         }
@@ -783,6 +798,8 @@ const WHY_BY_SID: Record<string, string> = {
   DeleteTheCopies: 'delete the copy after the restore or after a failure',
   RestoreReplicasTaggedForThisDeployment:
     "restore only with this deployment's tag in the request, into the configured subnet, parameter and option groups",
+  ReadTheSharedSnapshotsProvenance:
+    "read the shared snapshot before anything is created: refuse it unless it is the message's database and engine, available and shared with this account",
   TagOnlyWithThisDeploymentsTag:
     'tags on creation of the copy and the replica (RDS authorises them separately)',
   ProtectAndDeleteOnlyThisDeploymentsReplicas:

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract, type Statement } from '../../scripts/iam-table';
 import contract from '../../src/contracts/contract.json';
+import { deploymentMarker, replicaPrefix } from '../../src/contracts/names';
 import { type CfnTemplate, packageService, resourcesOfType } from '../../twin/src/package';
 import { cfnLint, cfnLintAvailable } from '../helpers/cfn-lint';
 
@@ -623,10 +624,84 @@ describe('malformed parameters fail packaging and name the parameter', () => {
     ['keepReplicas', '0'],
     ['kmsKeyArn', 'alias/replica'],
     ['secretArns', 'unknown-db=arn:aws:secretsmanager:eu-west-1:222222222222:secret:x-AbCdEf'],
+    ['instanceNamePrefix', 'Replica_{database}'],
+    ['instanceNamePrefix', `${'x'.repeat(40)}-{database}`],
   ])('%s=%s', async (name, value) => {
     await expect(packageService('destination', 'dev', { [name]: value })).rejects.toThrow(
       new RegExp(`parameter ${name} is '${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`),
     );
+  });
+
+  test('a name template that would let two databases share replica names', async () => {
+    await expect(
+      packageService('destination', 'dev', {
+        databases: 'orders,orders-db',
+        instanceNamePrefix: '{deployment}-{database}',
+      }),
+    ).rejects.toThrow(/parameter instanceNamePrefix .*gives orders and orders-db distinct name prefixes/);
+  });
+});
+
+describe('snapshot provenance (issue 9 point 1)', () => {
+  test('the shared snapshot is checked before the lock when it is in this Region, and its copy before every restore', async () => {
+    const { template } = await packageService('destination', 'dev');
+    const asl = definition(template, 'ReplicateStateMachine');
+    expect(asl.States['Look Up The Database Settings']!.Next).toBe('Is The Shared Snapshot In This Region?');
+    expect(asl.States['Is The Shared Snapshot In This Region?']).toMatchObject({
+      Choices: [
+        {
+          Variable: '$.message.sourceRegion',
+          StringEquals: `\${AWS::Region}`,
+          Next: 'Check The Shared Snapshot',
+        },
+      ],
+      Default: 'Start With No Name Taken',
+    });
+    expect(asl.States['Check The Shared Snapshot']).toMatchObject({
+      Type: 'Parallel',
+      Next: 'Start With No Name Taken',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Start The Clean-Up' }],
+    });
+    expect(asl.States['Start With No Name Taken']!.Next).toBe('Take The Database Lock');
+    // Every way to "Record The Replica Name" (the restore) from the copy passes the copy's check.
+    const intoRestore = allStates(asl.States)
+      .filter(([, st]) => JSON.stringify(st).includes('"Record The Replica Name"'))
+      .map(([name]) => name);
+    expect(intoRestore.sort()).toEqual(['Is The Copy Of The Database?', 'Name The Replica Again']);
+    expect((asl.States['Is The Copy Available?']!.Choices as { Next: string }[])[0]!.Next).toBe(
+      'Is The Copy Of The Database?',
+    );
+  });
+});
+
+describe('replica names (issue 9 point 5, issue 10 point 5)', () => {
+  const MARK = deploymentMarker(DEPLOYMENT);
+
+  test('a 63-character database packages with the default settings; every IAM name pattern carries the marker', async () => {
+    const long = `analytics-${'x'.repeat(48)}-db63`;
+    const { template } = await packageService('destination', 'dev', { databases: `orders-db,${long}` });
+    const resources = (sid: string) =>
+      roleStatements(template, 'ReplicateRole')
+        .filter((s) => s.Sid === sid)
+        .flatMap((s) => asArray(s.Resource as unknown[]))
+        .map((r) => JSON.stringify(r));
+    const prefixes = [
+      replicaPrefix(undefined, 'orders-db', DEPLOYMENT),
+      replicaPrefix(undefined, long, DEPLOYMENT),
+    ];
+    expect(prefixes[0]).toBe(`orders-db-${MARK}`);
+    for (const sid of ['ProtectAndDeleteOnlyThisDeploymentsReplicas', 'TagOnlyWithThisDeploymentsTag']) {
+      const db = resources(sid).filter((r) => r.includes(':db:'));
+      expect(db).toHaveLength(2);
+      for (const [i, prefix] of prefixes.entries()) expect(db[i]).toContain(`:db:${prefix}-*`);
+      // an operator's own `orders-db-legacy` matches none of them
+      expect(db.some((r) => r.includes(':db:orders-db-*'))).toBe(false);
+    }
+    const env = props(template, 'NameReplicaLambdaFunction').Environment as { Variables: Json };
+    expect(env.Variables).toMatchObject({
+      INSTANCE_NAME_PREFIX: '{database}-{deployment}',
+      DEPLOYMENT_ID: DEPLOYMENT,
+    });
   });
 });
 

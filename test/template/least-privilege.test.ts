@@ -22,6 +22,7 @@ import {
   type Statement,
   VARIANTS,
 } from '../../scripts/iam-table';
+import { deploymentMarker } from '../../src/contracts/names';
 import { type CfnTemplate, ROOT } from '../../twin/src/package';
 
 type Json = Record<string, unknown>;
@@ -368,10 +369,15 @@ describe('the checker (synthetic statements)', () => {
     const tagAnything = allow('rds:AddTagsToResource', DB_ANY, {
       Condition: { StringEquals: { 'aws:RequestTag/managed-by': 'me' } },
     });
-    const tagOwnNames = allow(
-      'rds:AddTagsToResource',
-      sub(`arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:db:orders-db-*`),
-    );
+    const tagNames = (pattern: string) =>
+      allow(
+        'rds:AddTagsToResource',
+        sub(`arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:db:${pattern}`),
+      );
+    // Names that carry the deployment (its tag value or marker) are names only it creates.
+    const tagOwnNames = tagNames(`orders-db-${deploymentMarker('me')}-*`);
+    // `orders-db-*` also matches an operator's own `orders-db-legacy` (issue 10, point 5).
+    const tagDatabaseNames = tagNames('orders-db-*');
     const tagTagged = allow('rds:AddTagsToResource', DB_ANY, {
       Condition: { StringEquals: { 'aws:ResourceTag/managed-by': 'me' } },
     });
@@ -380,6 +386,11 @@ describe('the checker (synthetic statements)', () => {
     expect(flagged[0]!.message).toMatch(/rds:AddTagsToResource on arn:aws:rds:<region>:<account>:db:\*/);
     expect(rules(findings(template({ Role: role(guarded, allow('rds:*', '*')) })))).toContain('tag-guard');
     expect(findings(template({ Role: role(guarded, tagOwnNames) }))).toEqual([]);
+    expect(findings(template({ Role: role(guarded, tagNames('me-*')) }))).toEqual([]);
+    expect(findings(template({ Role: role(guarded, tagNames('orders-db-20261123t192147')) }))).toEqual([]);
+    const foreign = findings(template({ Role: role(guarded, tagDatabaseNames) }));
+    expect(rules(foreign)).toEqual(['tag-guard']);
+    expect(foreign[0]!.message).toMatch(/db:orders-db-\*.*such a name/);
     expect(findings(template({ Role: role(guarded, tagTagged) }))).toEqual([]);
     // another role's tagging does not count
     expect(findings(template({ Role: role(guarded), Other: role(tagAnything) }))).toEqual([]);

@@ -75,3 +75,12 @@ test('service error after the effect: Invoke answers HTTP 500 ServiceException, 
     errorType: 'ServiceException',
   });
 });
+
+test('skip: the first matching invocations answer normally, then the fault applies', async () => {
+  twin.lambda.addFault({ function: '*-nameReplica', failure: 'timeout', skip: 1 });
+  const first = await twin.lambda.invoke(fn, EVENT, caller());
+  expect(first.functionError).toBeUndefined();
+  const second = await twin.lambda.invoke(fn, EVENT, caller());
+  expect(second.payload).toMatchObject({ errorType: 'Sandbox.Timedout' });
+  expect(twin.lambda.faults()[0]).toMatchObject({ remaining: 0, skip: 0 });
+});

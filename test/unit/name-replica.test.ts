@@ -6,12 +6,20 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { handler, namePrefix } from '../../src/functions/name-replica/handler';
+import { deploymentMarker } from '../../src/contracts/names';
+import {
+  handler as anyHandler,
+  type NameReplicaResult,
+  namePrefix,
+} from '../../src/functions/name-replica/handler';
 import { captureLogs } from './capture-logs';
 
 const rds = mockClient(RDSClient);
 const secrets = mockClient(SecretsManagerClient);
 const logs = captureLogs();
+const handler = (event: unknown) => anyHandler(event) as Promise<NameReplicaResult>;
+const DEPLOYMENT = 'rds-replica-destination-dev';
+const MARK = deploymentMarker(DEPLOYMENT);
 
 const SECRET_ID = 'rds-replica/orders-db';
 const PASSWORD = 'hunter2-very-secret';
@@ -40,38 +48,72 @@ beforeEach(() => {
   rds.reset();
   secrets.reset();
   delete process.env.INSTANCE_NAME_PREFIX;
+  process.env.DEPLOYMENT_ID = DEPLOYMENT;
 });
 
 describe('nameReplica', () => {
-  it('names the first replica after the database and reports no live instance', async () => {
+  it('names the first replica after the database and the deployment, and reports no live instance', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: secretString(), VersionId: 'v1' });
     existing();
     await expect(handler(input)).resolves.toEqual({
-      dbInstanceIdentifier: 'orders-db-20261123t192147',
+      dbInstanceIdentifier: `orders-db-${MARK}-20261123t192147`,
       liveDbInstanceIdentifier: null,
     });
     expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET_ID });
   });
 
   it('returns the live instance from the secret and skips taken names', async () => {
-    secrets
-      .on(GetSecretValueCommand)
-      .resolves({ SecretString: secretString({ dbInstanceIdentifier: 'orders-db-20261123t192147' }) });
-    existing('orders-db-20261123t192147', 'orders-db-20261123t192147-2');
+    secrets.on(GetSecretValueCommand).resolves({
+      SecretString: secretString({ dbInstanceIdentifier: `orders-db-${MARK}-20261123t192147` }),
+    });
+    existing(`orders-db-${MARK}-20261123t192147`, `orders-db-${MARK}-20261123t192147-2`);
     await expect(handler(input)).resolves.toEqual({
-      dbInstanceIdentifier: 'orders-db-20261123t192147-3',
-      liveDbInstanceIdentifier: 'orders-db-20261123t192147',
+      dbInstanceIdentifier: `orders-db-${MARK}-20261123t192147-3`,
+      liveDbInstanceIdentifier: `orders-db-${MARK}-20261123t192147`,
     });
     expect(rds).toHaveReceivedCommandTimes(DescribeDBInstancesCommand, 3);
   });
 
-  it('uses INSTANCE_NAME_PREFIX with {database}, and an input prefix before it', async () => {
+  it('after a name a restore met taken, picks the next free name of the sequence', async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: secretString() });
+    existing(`orders-db-${MARK}-20261123t192147-3`);
+    await expect(handler({ ...input, after: `ORDERS-DB-${MARK}-20261123t192147-2` })).resolves.toMatchObject({
+      dbInstanceIdentifier: `orders-db-${MARK}-20261123t192147-4`,
+    });
+    expect(rds).toHaveReceivedCommandTimes(DescribeDBInstancesCommand, 2);
+    await expect(handler({ ...input, after: 'a--b' })).rejects.toThrow(
+      expect.objectContaining({ name: 'InvalidInput', message: expect.stringContaining("'after'") }),
+    );
+  });
+
+  it("mode 'where' only reads where the secret points: no RDS call, no name, no secret data", async () => {
+    secrets
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: secretString({ dbInstanceIdentifier: 'orders-db-live' }) });
+    const out = await anyHandler({ database: 'orders-db', secretId: SECRET_ID, mode: 'where' });
+    expect(out).toEqual({ liveDbInstanceIdentifier: 'orders-db-live' });
+    expect(rds).not.toHaveReceivedCommand(DescribeDBInstancesCommand);
+    expect(logs.text()).not.toContain(PASSWORD);
+    await expect(anyHandler({ ...input, mode: 'delete' })).rejects.toThrow(
+      expect.objectContaining({ name: 'InvalidInput', message: expect.stringContaining("'mode'") }),
+    );
+  });
+
+  it('uses the template INSTANCE_NAME_PREFIX, and an input prefix before it; the database and marker are always in', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: secretString() });
     existing();
-    process.env.INSTANCE_NAME_PREFIX = 'Replica_{database}';
-    expect((await handler(input)).dbInstanceIdentifier).toBe('replica-orders-db-20261123t192147');
-    expect((await handler({ ...input, prefix: 'ord' })).dbInstanceIdentifier).toBe('ord-20261123t192147');
-    expect(namePrefix('x', undefined, undefined)).toBe('x');
+    process.env.INSTANCE_NAME_PREFIX = 'replica-{database}';
+    expect((await handler(input)).dbInstanceIdentifier).toBe(`replica-orders-db-${MARK}-20261123t192147`);
+    expect((await handler({ ...input, prefix: 'ord' })).dbInstanceIdentifier).toBe(
+      `ord-orders-db-${MARK}-20261123t192147`,
+    );
+    expect(namePrefix('x', undefined, undefined, DEPLOYMENT)).toBe(`x-${MARK}`);
+    expect(() => namePrefix('x', 'Bad_{database}', undefined, DEPLOYMENT)).toThrow(
+      expect.objectContaining({
+        name: 'InvalidConfiguration',
+        message: expect.stringContaining('instanceNamePrefix'),
+      }),
+    );
   });
 
   it('fails with InvalidSecret before looking at RDS when the secret lacks a required key', async () => {

@@ -1,11 +1,17 @@
 import {
   cleanPrefix,
+  completeTemplate,
+  DEFAULT_NAME_TEMPLATE,
+  databasePart,
+  deploymentMarker,
   executionName,
   findReplicaName,
   isValidExecutionName,
   MAX_PREFIX_LENGTH,
+  prefixesOverlap,
   replicaName,
   replicaNameCandidates,
+  replicaPrefix,
 } from '../../src/contracts/names';
 import { isValidDbInstanceIdentifier } from '../../src/contracts/rds';
 import { prng } from './prng';
@@ -116,6 +122,100 @@ describe('replicaName properties over many prefixes', () => {
   it('gives different times different names', () => {
     const names = new Set(times.map((t) => replicaName('orders', t, none)));
     expect(names.size).toBe(new Set(times.map((t) => t.slice(0, 19))).size);
+  });
+});
+
+describe('replicaPrefix: the database and the deployment marker are in every name', () => {
+  const DEP = 'rds-replica-destination-dev';
+  const MARK = deploymentMarker(DEP);
+
+  it('marks names with rr + 6 hex of the deployment id, different per deployment', () => {
+    expect(MARK).toMatch(/^rr[0-9a-f]{6}$/);
+    expect(deploymentMarker('rds-replica-destination-prod')).not.toBe(MARK);
+  });
+
+  it('appends a missing {database} or {deployment}; the default template has both', () => {
+    expect(completeTemplate(undefined)).toBe(DEFAULT_NAME_TEMPLATE);
+    expect(completeTemplate('')).toBe('{database}-{deployment}');
+    expect(completeTemplate('replica')).toBe('replica-{database}-{deployment}');
+    expect(completeTemplate('{deployment}-{database}')).toBe('{deployment}-{database}');
+    expect(completeTemplate('{database}')).toBe('{database}-{deployment}');
+  });
+
+  it('examples', () => {
+    expect(replicaPrefix(undefined, 'orders-db', DEP)).toBe(`orders-db-${MARK}`);
+    expect(replicaPrefix('replica', 'orders-db', DEP)).toBe(`replica-orders-db-${MARK}`);
+    expect(replicaPrefix('replica', 'billing-db', DEP)).not.toBe(replicaPrefix('replica', 'orders-db', DEP));
+    expect(replicaPrefix('{deployment}-{database}', 'Orders-DB', DEP)).toBe(`${MARK}-orders-db`);
+  });
+
+  it('shortens a database identifier that does not fit to its head and 6 hex of its sha256', () => {
+    const long = `analytics-${'x'.repeat(48)}-db63`;
+    expect(long).toHaveLength(63);
+    const prefix = replicaPrefix(undefined, long, DEP);
+    expect(prefix).toMatch(new RegExp(`^analytics-x+-[0-9a-f]{6}-${MARK}$`));
+    expect(prefix).toHaveLength(MAX_PREFIX_LENGTH);
+    // the last name of the sequence is still a valid identifier
+    expect(isValidDbInstanceIdentifier(replicaNameCandidates(prefix, T).at(-1))).toBe(true);
+    // a different tail gives a different prefix
+    expect(replicaPrefix(undefined, `${long.slice(0, 62)}4`, DEP)).not.toBe(prefix);
+    // no hyphen before the hash is doubled
+    expect(databasePart(`abc-${'d'.repeat(40)}`, 11)).toMatch(/^abc-[0-9a-f]{6}$/);
+    expect(() => databasePart('orders-db', 5)).toThrow(RangeError);
+  });
+
+  it('refuses a template that leaves no room or makes no valid identifier', () => {
+    expect(() => replicaPrefix('x'.repeat(40), 'orders-db', DEP)).toThrow(/no room/);
+    expect(() => replicaPrefix('Replica_{database}', 'orders-db', DEP)).toThrow(/not a valid start/);
+    expect(() => replicaPrefix('1-{database}', 'orders-db', DEP)).toThrow(/not a valid start/);
+  });
+
+  it('gives valid, distinct, non-overlapping prefixes for random databases and templates', () => {
+    const rand = prng(99);
+    const templates = [
+      undefined,
+      'replica',
+      'r-{database}',
+      '{deployment}-{database}',
+      'replica-{database}-x',
+    ];
+    for (const template of templates) {
+      const dbs = new Set<string>();
+      while (dbs.size < 60) {
+        const len = rand.int(1, 63);
+        let db = `${rand.pick([...'abcz'])}${rand.string('ab0-', len - 1, len - 1)}`.replace(/-+/g, '-');
+        db = db.replace(/-$/, 'z');
+        dbs.add(db);
+      }
+      const prefixes = [...dbs].map((db) => ({ db, prefix: replicaPrefix(template, db, DEP) }));
+      for (const { db, prefix } of prefixes) {
+        const last = replicaNameCandidates(prefix, T).at(-1)!;
+        expect({ db, template, valid: isValidDbInstanceIdentifier(last) }).toEqual({
+          db,
+          template,
+          valid: true,
+        });
+        expect(prefix).toContain(MARK);
+      }
+      const overlapping = prefixes.flatMap((a, i) =>
+        prefixes
+          .slice(i + 1)
+          .filter(
+            (b) =>
+              prefixesOverlap(a.prefix, b.prefix) &&
+              !a.db.startsWith(`${b.db}-`) &&
+              !b.db.startsWith(`${a.db}-`),
+          ),
+      );
+      expect({ template, overlapping }).toEqual({ template, overlapping: [] });
+    }
+  });
+
+  it('prefixesOverlap: equal, or one followed by a hyphen starts the other', () => {
+    expect(prefixesOverlap('a-rr1', 'a-rr1')).toBe(true);
+    expect(prefixesOverlap('a-rr1', 'a-rr1-b')).toBe(true);
+    expect(prefixesOverlap('a-b-rr1', 'a-rr1')).toBe(false);
+    expect(prefixesOverlap('orders-rr1', 'orders-db-rr1')).toBe(false);
   });
 });
 

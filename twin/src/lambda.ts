@@ -69,6 +69,8 @@ export interface LambdaFault {
   after?: boolean;
   /** How many invocations fail (default 1). */
   count?: number;
+  /** How many matching invocations answer normally before the fault applies (default 0). */
+  skip?: number;
 }
 
 export type ListedLambdaFault = LambdaFault & { id: number; remaining: number };
@@ -122,6 +124,8 @@ export class LambdaService {
       const count = f.count ?? 1;
       if (!Number.isInteger(count) || count < 1)
         throw new Error('Lambda fault: count must be a positive integer');
+      if (f.skip !== undefined && (!Number.isInteger(f.skip) || f.skip < 0))
+        throw new Error('Lambda fault: skip must be a whole number');
       const after = f.failure === 'throttle' ? false : (f.after ?? true);
       this.faultList.push({ ...f, after, count, remaining: count, id: this.nextFaultId++ });
     }
@@ -138,7 +142,12 @@ export class LambdaService {
 
   private takeFault(fn: LambdaFunction): ListedLambdaFault | undefined {
     const f = this.faultList.find((x) => x.remaining > 0 && globRegExp(x.function).test(fn.name));
-    if (f) f.remaining -= 1;
+    if (!f) return undefined;
+    if (f.skip) {
+      f.skip -= 1;
+      return undefined;
+    }
+    f.remaining -= 1;
     return f;
   }
 

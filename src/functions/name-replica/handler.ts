@@ -2,18 +2,24 @@
  * README: nameReplica (destination service). Runs before the restore.
  * Checks the database's secret (fails fast with InvalidSecret, before anything is restored), reads
  * which instance it points at today, and picks the new replica's name (contracts/names.ts): the
- * first of `<prefix>-<snapshot time>`, `...-2`, ... that no DB instance in this account uses.
+ * first of `<prefix>-<snapshot time>`, `...-2`, ... (after `after`, when given) that no DB instance
+ * in this account uses, where the prefix carries the database and this deployment's marker.
  *
- * Event:  { database, snapshotCreateTime, secretId, prefix? }
- *         database           source DB instance identifier (the default name prefix)
+ * Event:  { database, snapshotCreateTime, secretId, prefix?, after?, mode? }
+ *         database           source DB instance identifier
  *         snapshotCreateTime RFC 3339, from the replication message
  *         secretId           name or ARN of the database's secret in this account
- *         prefix             optional per-database prefix; overrides INSTANCE_NAME_PREFIX
+ *         prefix             optional name template; overrides INSTANCE_NAME_PREFIX
+ *         after              optional: a name a restore met taken; the next free one after it
+ *         mode               'where': only read where the secret points (read-only; used after a
+ *                            failed secret switch); the result is then { liveDbInstanceIdentifier }
  * Result: { dbInstanceIdentifier, liveDbInstanceIdentifier }  (live is null on the first replication)
- * Errors: InvalidInput, InvalidSecret, NoFreeReplicaName; SDK errors pass through for Retry.
+ * Errors: InvalidInput, InvalidSecret, InvalidConfiguration, NoFreeReplicaName; SDK errors pass
+ *         through for Retry.
  * Environment:
- *   INSTANCE_NAME_PREFIX  optional prefix of replica names; `{database}` in it is replaced by the
- *                         database (e.g. `replica-{database}`); default: the database itself
+ *   INSTANCE_NAME_PREFIX  name template: `{database}` and `{deployment}` stand for the database and
+ *                         this deployment's marker (default `{database}-{deployment}`)
+ *   DEPLOYMENT_ID         this deployment's id (the marker is derived from it)
  *   LOG_LEVEL             DEBUG | INFO (default) | WARN | ERROR
  *
  * The secret value never leaves this function: neither in the result nor in a log line.
@@ -21,8 +27,9 @@
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { findReplicaName } from '../../contracts/names';
+import { findReplicaName, replicaPrefix } from '../../contracts/names';
 import { checkSecret, liveDbInstanceIdentifier } from '../../contracts/secret';
+import { InvalidConfiguration, InvalidInput, show } from '../../lib/errors';
 import * as v from '../../lib/input';
 import { logger } from '../../lib/logger';
 import { currentSecretString } from '../../lib/secrets';
@@ -35,10 +42,16 @@ export interface NameReplicaInput {
   snapshotCreateTime: string;
   secretId: string;
   prefix?: string;
+  after?: string;
+  mode?: 'name' | 'where';
 }
 
 export interface NameReplicaResult {
   dbInstanceIdentifier: string;
+  liveDbInstanceIdentifier: string | null;
+}
+
+export interface WhereResult {
   liveDbInstanceIdentifier: string | null;
 }
 
@@ -48,21 +61,39 @@ export function parseInput(event: unknown): NameReplicaInput {
   const input = v.object(event, WHAT);
   const prefix =
     input.prefix === undefined || input.prefix === null ? undefined : v.string(input, 'prefix', WHAT, 255);
+  const mode = input.mode === undefined || input.mode === null ? 'name' : input.mode;
+  if (mode !== 'name' && mode !== 'where') {
+    throw new InvalidInput(`${WHAT} input field 'mode' must be 'name' or 'where', got ${show(mode)}`);
+  }
+  const after =
+    input.after === undefined || input.after === null
+      ? undefined
+      : v.dbInstanceIdentifier(input, 'after', WHAT).toLowerCase();
   return {
     database: v.dbInstanceIdentifier(input, 'database', WHAT),
-    snapshotCreateTime: v.dateTime(input, 'snapshotCreateTime', WHAT),
+    snapshotCreateTime:
+      mode === 'where' && input.snapshotCreateTime === undefined
+        ? ''
+        : v.dateTime(input, 'snapshotCreateTime', WHAT),
     secretId: v.string(input, 'secretId', WHAT),
     ...(prefix === undefined ? {} : { prefix }),
+    ...(after === undefined ? {} : { after }),
+    mode,
   };
 }
 
-/** Pure: the prefix to use for this database. */
+/** Pure: the name prefix for this database (template from the input, else the environment). */
 export function namePrefix(
   database: string,
-  inputPrefix: string | undefined,
-  envPrefix: string | undefined,
+  inputTemplate: string | undefined,
+  envTemplate: string | undefined,
+  deploymentId: string,
 ): string {
-  return (inputPrefix ?? envPrefix ?? database).replaceAll('{database}', database);
+  try {
+    return replicaPrefix(inputTemplate ?? envTemplate, database, deploymentId);
+  } catch (error) {
+    throw new InvalidConfiguration(`${(error as Error).message} (fix the parameter instanceNamePrefix)`);
+  }
 }
 
 export async function instanceExists(id: string): Promise<boolean> {
@@ -76,19 +107,37 @@ export async function instanceExists(id: string): Promise<boolean> {
   }
 }
 
-export const handler = async (event: unknown, context?: Context): Promise<NameReplicaResult> => {
+export const handler = async (
+  event: unknown,
+  context?: Context,
+): Promise<NameReplicaResult | WhereResult> => {
   const log = logger.child({ requestId: context?.awsRequestId });
   const input = parseInput(event);
   const got = await currentSecretString(secrets, input.secretId);
   const secret = checkSecret(input.secretId, got.secretString);
   const live = liveDbInstanceIdentifier(secret);
-  const prefix = namePrefix(input.database, input.prefix, v.optionalEnv('INSTANCE_NAME_PREFIX'));
-  const dbInstanceIdentifier = await findReplicaName(prefix, input.snapshotCreateTime, instanceExists);
+  if (input.mode === 'where') {
+    log.info('secret points at', { secretId: input.secretId, liveDbInstanceIdentifier: live });
+    return { liveDbInstanceIdentifier: live };
+  }
+  const prefix = namePrefix(
+    input.database,
+    input.prefix,
+    v.optionalEnv('INSTANCE_NAME_PREFIX'),
+    v.env('DEPLOYMENT_ID'),
+  );
+  const dbInstanceIdentifier = await findReplicaName(
+    prefix,
+    input.snapshotCreateTime,
+    instanceExists,
+    input.after,
+  );
   log.info('named replica', {
     database: input.database,
     secretId: input.secretId,
     dbInstanceIdentifier,
     liveDbInstanceIdentifier: live,
+    ...(input.after ? { after: input.after } : {}),
   });
   return { dbInstanceIdentifier, liveDbInstanceIdentifier: live };
 };

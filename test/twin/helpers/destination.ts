@@ -3,6 +3,7 @@
 // in the destination account: instances and their tags, snapshots, the secret, executions and
 // their history, the operations topic (through an SQS queue subscribed to it), the trigger's
 // failure queue and the Lambda invocations and log lines.
+
 import { type DBInstance, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -13,6 +14,7 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import contract from '../../../src/contracts/contract.json';
+import { replicaNameCandidates, replicaPrefix } from '../../../src/contracts/names';
 import type { DeployedStack, ExecutionRecord, Twin } from '../../../twin/src';
 import { createDestinationNetwork, createSourceDatabase, seedSecret } from '../../../twin/src/fixtures';
 import type { HistoryEvent } from '../../../twin/src/stepfunctions';
@@ -355,12 +357,10 @@ export function messageLike(
   return { ...like, snapshotCreateTime, runId };
 }
 
-/** `orders-db-20260101t000000` for a snapshot time, as the nameReplica Lambda names replicas. */
-export function replicaNameFor(snapshotCreateTime: string, prefix = DATABASE): string {
-  const compact = new Date(snapshotCreateTime)
-    .toISOString()
-    .replace(/\.\d{3}Z$/, '')
-    .replace(/[-:]/g, '')
-    .toLowerCase();
-  return `${prefix}-${compact}`;
+/** The first replica name for a snapshot time (`orders-db-rr<marker>-20260101t000000`), by the naming rule. */
+export function replicaNameFor(
+  snapshotCreateTime: string,
+  prefix = replicaPrefix(undefined, DATABASE, DEPLOYMENT_ID),
+): string {
+  return replicaNameCandidates(prefix, snapshotCreateTime)[0]!;
 }
