@@ -37,6 +37,12 @@ export interface MessageExpectations {
   sourceAccountId: string;
   /** When set, the message's Region must match. */
   sourceRegion?: string;
+  /**
+   * When set, the snapshot ARN's partition must be this one (`aws`, `aws-cn`, `aws-us-gov`): the
+   * deployment's own, as the state machine checks with `${AWS::Partition}`; snapshots are never
+   * shared across partitions.
+   */
+  partition?: string;
   /** Source DB instance identifiers this deployment replicates (normalised to lower case, then compared exactly). */
   databases: readonly string[];
 }
@@ -123,13 +129,13 @@ function compileSchema(): { required: string[]; rules: Map<string, PropertyRule>
 const { required: REQUIRED, rules: RULES } = compileSchema();
 
 /** `arn:<partition>:rds:<region>:<account>:snapshot:<id>` (the schema has already checked the shape). */
-const SNAPSHOT_ARN = /^arn:[^:]+:rds:([^:]+):([^:]+):snapshot:(.+)$/;
+const SNAPSHOT_ARN = /^arn:([^:]+):rds:([^:]+):([^:]+):snapshot:(.+)$/;
 
 export function parseSnapshotArn(
   arn: string,
-): { region: string; accountId: string; snapshotId: string } | undefined {
+): { partition: string; region: string; accountId: string; snapshotId: string } | undefined {
   const m = SNAPSHOT_ARN.exec(arn);
-  return m ? { region: m[1]!, accountId: m[2]!, snapshotId: m[3]! } : undefined;
+  return m ? { partition: m[1]!, region: m[2]!, accountId: m[3]!, snapshotId: m[4]! } : undefined;
 }
 
 /**
@@ -200,6 +206,11 @@ export function parseReplicationMessage(raw: string | unknown, expect: MessageEx
   const arn = parseSnapshotArn(message.sharedSnapshotArn);
   if (!arn)
     return fail(`field 'sharedSnapshotArn' ${quote(message.sharedSnapshotArn)} is not an RDS snapshot ARN`);
+  if (expect.partition !== undefined && arn.partition !== expect.partition) {
+    return fail(
+      `field 'sharedSnapshotArn' is in partition ${quote(arn.partition)}, not in this deployment's partition ${expect.partition}`,
+    );
+  }
   if (arn.accountId !== message.sourceAccountId) {
     return fail(
       `field 'sharedSnapshotArn' is in account ${arn.accountId}, not in the source account ${message.sourceAccountId}`,

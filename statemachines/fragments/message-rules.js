@@ -35,7 +35,10 @@ const schema = require('../../src/contracts/replication-message.schema.json');
 
 // Patterns whose meaning depends on the deployment: translated with the configured values.
 const SNAPSHOT_ARN_PREFIX = '^arn:(aws|aws-cn|aws-us-gov):rds:[a-z0-9-]+:[0-9]{12}:snapshot:[a-z]';
-const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov'];
+// The deployment's own partition, resolved by CloudFormation (the definition is an Fn::Sub): a
+// snapshot is only ever shared within one partition. The trigger checks the same (its topic ARN's
+// partition, src/contracts/message.ts).
+const PARTITIONS = ['#{AWS::Partition}'];
 const CONFIGURED = new Set(['sourceAccountId', 'sourceRegion', 'sourceDbInstanceIdentifier']);
 
 /** `a-z0-9._-` -> ['a', ..., 'z', '0', ..., '9', '.', '_', '-']. */

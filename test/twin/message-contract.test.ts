@@ -8,7 +8,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import type { SNSEventRecord } from 'aws-lambda';
-import { judgeRecord, type TriggerConfig } from '../../src/functions/trigger/handler';
+import { judgeRecord, readConfig, type TriggerConfig } from '../../src/functions/trigger/handler';
 import { startTwin, type Twin } from '../../twin/src';
 import { createDestinationNetwork } from '../../twin/src/fixtures';
 import { instances, snsEvent, statesEntered } from './helpers/destination';
@@ -55,7 +55,11 @@ const table: Array<[string, unknown, 'accepted' | 'refused']> = [
     'accepted',
   ],
   ['a one-letter snapshot identifier', withField('sharedSnapshotArn', arn('a')), 'accepted'],
-  ['an aws-cn ARN', withField('sharedSnapshotArn', ARN.replace('arn:aws:', 'arn:aws-cn:')), 'accepted'],
+  [
+    'an ARN of another partition than the deployment (aws-cn)',
+    withField('sharedSnapshotArn', ARN.replace('arn:aws:', 'arn:aws-cn:')),
+    'refused',
+  ],
   ['a runId with underscores', withField('runId', 'run_2026-11-23_A'), 'accepted'],
   // version
   ['version 2', withField('version', 2), 'refused'],
@@ -157,15 +161,14 @@ beforeAll(async () => {
     params: { vpcSecurityGroupIds: network.securityGroupId },
   });
   const fn = Object.values(destination.functions).find((f) => f.name.endsWith('-trigger'))!;
-  trigger = {
-    topicArn: fn.environment.SOURCE_TOPIC_ARN!,
-    stateMachineArn: fn.environment.STATE_MACHINE_ARN!,
-    expect: {
-      sourceAccountId: fn.environment.SOURCE_ACCOUNT_ID!,
-      sourceRegion: fn.environment.SOURCE_REGION,
-      databases: fn.environment.DATABASES!.split(','),
-    },
-  };
+  // the trigger's own configuration, read from the deployed function's environment
+  const saved = process.env;
+  process.env = { ...saved, ...fn.environment };
+  try {
+    trigger = readConfig();
+  } finally {
+    process.env = saved;
+  }
 }, 180_000);
 
 afterAll(async () => {

@@ -155,6 +155,15 @@ describe('parseReplicationMessage: what only this deployment knows', () => {
     );
   });
 
+  it('rejects a snapshot ARN of another partition than the deployment, naming both', () => {
+    const cn = { ...good, sharedSnapshotArn: good.sharedSnapshotArn.replace('arn:aws:', 'arn:aws-cn:') };
+    expect(validate(cn)).toBe(true);
+    expect(reject(cn, { ...EXPECT, partition: 'aws' })).toBe(
+      "field 'sharedSnapshotArn' is in partition 'aws-cn', not in this deployment's partition aws",
+    );
+    expect(parseReplicationMessage(JSON.stringify(good), { ...EXPECT, partition: 'aws' }).ok).toBe(true);
+  });
+
   it('rejects a snapshot ARN in another account than the source', () => {
     const r = reject({ ...good, sharedSnapshotArn: good.sharedSnapshotArn.replace(SOURCE, '333333333333') });
     expect(r).toContain("field 'sharedSnapshotArn' is in account 333333333333");

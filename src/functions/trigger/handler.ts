@@ -51,10 +51,16 @@ export function readConfig(): TriggerConfig {
   if (databases.length === 0) {
     throw new InvalidConfiguration('DATABASES lists no database (expected e.g. "orders-db,billing-db")');
   }
+  const topicArn = env('SOURCE_TOPIC_ARN');
+  // The topic is in the source account, so in the partition of every snapshot it may announce.
+  const partition = /^arn:([a-z-]+):sns:/.exec(topicArn)?.[1];
+  if (!partition) {
+    throw new InvalidConfiguration(`SOURCE_TOPIC_ARN is '${topicArn}'; it must be an SNS topic ARN`);
+  }
   return {
-    topicArn: env('SOURCE_TOPIC_ARN'),
+    topicArn,
     stateMachineArn: env('STATE_MACHINE_ARN'),
-    expect: { sourceAccountId, sourceRegion: optionalEnv('SOURCE_REGION'), databases },
+    expect: { sourceAccountId, sourceRegion: optionalEnv('SOURCE_REGION'), partition, databases },
   };
 }
 
