@@ -1,5 +1,6 @@
 import {
   MAX_MESSAGE_BYTES,
+  type MessageExpectations,
   parseReplicationMessage,
   type ReplicationMessage,
 } from '../../src/contracts/message';
@@ -9,7 +10,11 @@ const validate = validateMessage;
 
 const SOURCE = '111111111111';
 const REGION = 'eu-west-1';
-const EXPECT = { sourceAccountId: SOURCE, sourceRegion: REGION, databases: ['orders-db', 'billing', 'b'] };
+const EXPECT: MessageExpectations = {
+  sourceAccountId: SOURCE,
+  sourceRegion: REGION,
+  databases: ['orders-db', 'billing', 'b'],
+};
 
 const good: ReplicationMessage = {
   version: 1,
