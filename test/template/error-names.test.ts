@@ -92,6 +92,8 @@ function possibleErrors(resource: string): string[] {
     if (parsed.service === 'lambda') {
       // "Handle Lambda service exceptions" (Step Functions guide); function errors by errorType.
       names.push('Lambda.Unknown', 'Lambda.ClientExecutionTimeoutException', ...LAMBDA_FUNCTION_ERRORS);
+      // errorTypes the Lambda runtime itself sets: the function timed out, or its process exited
+      names.push('Sandbox.Timedout', 'Runtime.ExitError');
     }
     return names;
   }
