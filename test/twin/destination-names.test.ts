@@ -13,7 +13,14 @@ import {
   readSecret,
   seedSecret,
 } from '../../twin/src/fixtures';
-import { DEPLOYMENT_ID, failureSummary, instances, letTimePass, TAG } from './helpers/destination';
+import {
+  DEPLOYMENT_ID,
+  failureSummary,
+  instances,
+  letTimePass,
+  secretNameOf,
+  TAG,
+} from './helpers/destination';
 
 const LONG_DB = `analytics-${'x'.repeat(48)}-db63`;
 const SNAPSHOT_TIME = '2026-11-23T19:21:47.123Z';
@@ -37,7 +44,7 @@ async function deploy(databases: string[], params: Record<string, string> = {}) 
   await twin.deploy('destination', {
     params: { vpcSecurityGroupIds: network.securityGroupId, databases: databases.join(','), ...params },
   });
-  for (const db of databases) await seedSecret(twin, `rds-replica/${db}`);
+  for (const db of databases) await seedSecret(twin, secretNameOf(db));
   return source.outputs.KmsKeyArn!;
 }
 
@@ -78,8 +85,8 @@ test('two databases, snapshots of the same second, replicated at the same time, 
   await twin.settle();
   expect([a.status, a.error, a.cause]).toEqual(['SUCCEEDED', undefined, undefined]);
   expect([b.status, b.error, b.cause]).toEqual(['SUCCEEDED', undefined, undefined]);
-  const ordersLive = String((await readSecret(twin, 'rds-replica/orders-db')).dbInstanceIdentifier);
-  const billingLive = String((await readSecret(twin, 'rds-replica/billing-db')).dbInstanceIdentifier);
+  const ordersLive = String((await readSecret(twin, secretNameOf('orders-db'))).dbInstanceIdentifier);
+  const billingLive = String((await readSecret(twin, secretNameOf('billing-db'))).dbInstanceIdentifier);
   expect(ordersLive).not.toBe(billingLive);
   // Each is the first name of its database's own sequence (no `-2` needed: no collision at all).
   expect(ordersLive).toBe(
@@ -103,7 +110,7 @@ test('a 63-character database identifier replicates with the default settings', 
   const key = await deploy(['orders-db', LONG_DB]);
   const exec = await twin.run('destination', 'replicate', await sharedSnapshotOf(LONG_DB, key));
   if (exec.status !== 'SUCCEEDED') throw new Error(failureSummary(exec));
-  const live = String((await readSecret(twin, `rds-replica/${LONG_DB}`)).dbInstanceIdentifier);
+  const live = String((await readSecret(twin, secretNameOf(LONG_DB))).dbInstanceIdentifier);
   expect(live.length).toBeLessThanOrEqual(63);
   expect(live).toMatch(/^analytics-x+-[0-9a-f]{6}-rr[0-9a-f]{6}-20261123t192147$/);
   const replica = (await instances(twin)).find((i) => i.DBInstanceIdentifier === live);

@@ -5,10 +5,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { startTwin, type Twin } from '../../twin/src';
 import { createDestinationNetwork, seedSecret } from '../../twin/src/fixtures';
+import { SECRET_NAME } from './helpers/destination';
 
 let twin: Twin;
 let fn: string;
-const SECRET = 'rds-replica/orders-db';
+const SECRET = SECRET_NAME;
 const EVENT = { database: 'orders-db', snapshotCreateTime: '2026-11-23T19:21:47Z', secretId: SECRET };
 
 beforeAll(async () => {

@@ -22,7 +22,8 @@ import type { HistoryEvent } from '../../../twin/src/stepfunctions';
 export const DATABASE = 'orders-db';
 // The name the destination stack gives the secret it creates: `rds-replica/<stage>/<database>-`
 // and the first part of the stack id, which in the twin is `twin` (twin/src/cfn.ts).
-export const SECRET_NAME = `rds-replica/dev/${DATABASE}-twin`;
+export const secretNameOf = (database: string, stage = 'dev') => `rds-replica/${stage}/${database}-twin`;
+export const SECRET_NAME = secretNameOf(DATABASE);
 export const DEPLOYMENT_ID = 'rds-replica-destination-dev';
 export const TAG = contract.tagKeys;
 export const ENDPOINT_KEYS: readonly string[] = contract.secret.endpointKeys;
