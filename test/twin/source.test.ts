@@ -57,9 +57,20 @@ const DESTINATIONS = [DESTINATION_ACCOUNT, SECOND_DESTINATION_ACCOUNT].sort();
 let twin: Twin;
 let story: SourceStory;
 
+/** A customer-managed key of the source account that one source instance is encrypted with. */
+let instanceKeyArn: string;
+
 beforeAll(async () => {
   twin = await startTwin();
-  story = await deploySource(twin, { destinationAccountIds: DESTINATIONS.join(',') });
+  const created = await twin
+    .aws('source')
+    .kms.send(new CreateKeyCommand({ Description: 'storage of own-key-db' }));
+  instanceKeyArn = created.KeyMetadata!.Arn!;
+  // The role may use exactly the instance keys it is given (parameter sourceInstanceKmsKeyArns).
+  story = await deploySource(twin, {
+    destinationAccountIds: DESTINATIONS.join(','),
+    sourceInstanceKmsKeyArns: instanceKeyArn,
+  });
 });
 
 afterAll(async () => {
@@ -109,13 +120,7 @@ describe.each([
   let storageKeyArn: string | undefined;
 
   beforeAll(async () => {
-    let key = encryption;
-    if (encryption === 'its own key') {
-      const created = await twin
-        .aws('source')
-        .kms.send(new CreateKeyCommand({ Description: `storage of ${database}` }));
-      key = created.KeyMetadata!.Arn!;
-    }
+    const key = encryption === 'its own key' ? instanceKeyArn : encryption;
     await createSourceDatabase(twin, { id: database, encryption: key });
     if (encryption === 'aws/rds') {
       const awsRds = await twin.aws('source').kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/rds' }));
