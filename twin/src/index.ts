@@ -14,6 +14,8 @@ import { accountClient, type Where } from './aws';
 import { VirtualClock } from './clock';
 import { createDispatcher } from './dispatch';
 import { type Host, startHost } from './host';
+import { IamAuthorizer } from './iam';
+import { startIamProxy } from './iam-proxy';
 import { LambdaService } from './lambda';
 import { type MotoServer, startMoto } from './moto';
 import { validateStaticParameters } from './naming';
@@ -30,6 +32,8 @@ export interface TwinOptions {
   region?: string;
   sourceAccount?: string;
   destinationAccount?: string;
+  /** Evaluate IAM for every call made for a principal (default true; TWIN_IAM=off turns it off). */
+  iam?: boolean;
 }
 
 export interface Twin {
@@ -40,6 +44,8 @@ export interface Twin {
   host: Host;
   lambda: LambdaService;
   sfn: StepFunctionsService;
+  /** IAM evaluation: roles and resource policies of the deployed stacks, refusals so far. */
+  iam: IamAuthorizer;
   stacks: Partial<Record<Side, DeployedStack>>;
   /** Package (cached) and provision one service; replaces an earlier deployment of that side. */
   deploy(side: Side, opts?: { stage?: string; params?: Record<string, string> }): Promise<DeployedStack>;
@@ -77,6 +83,10 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     destination: opts.destinationAccount ?? DESTINATION_ACCOUNT,
   };
   const moto = await startMoto();
+  const iam = new IamAuthorizer(moto.url);
+  iam.enabled = opts.iam ?? process.env.TWIN_IAM !== 'off';
+  // Lambdas reach moto through a proxy that authorises what their role's credentials ask for.
+  const proxy = await startIamProxy(moto.url, iam);
   const clock = new VirtualClock();
   await moto.control.setNow(clock.now() / 1000);
   clock.onAdvance = async (ms) => {
@@ -87,26 +97,75 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
   const keys = new Map<string, string>();
   let host: Host | undefined;
   const dispatchers = new Map<string, ReturnType<typeof createDispatcher>>();
-  const sfn = new StepFunctionsService(clock, (resource, params, caller) => {
-    const key = `${caller.account}/${caller.region}`;
-    let d = dispatchers.get(key);
-    if (!d) {
-      d = createDispatcher({
-        endpoints: { default: moto.url, sfn: host!.url, lambda: host!.url },
-        region: caller.region,
-        account: caller.account,
-      });
-      dispatchers.set(key, d);
+  const sfn: StepFunctionsService = new StepFunctionsService(
+    clock,
+    async (resource, params, caller): Promise<unknown> => {
+      const key = `${caller.account}/${caller.region}`;
+      let d = dispatchers.get(key);
+      if (!d) {
+        d = createDispatcher({
+          endpoints: { default: moto.url, sfn: host!.url, lambda: host!.url },
+          region: caller.region,
+          account: caller.account,
+          authorize: (call, principal) => iam.authorize(principal, call),
+        });
+        dispatchers.set(key, d);
+      }
+      // Every Task calls AWS as the state machine's role.
+      const machine = sfn.machines.get(caller.execution.stateMachineArn);
+      const principal = machine?.roleArn;
+      const declared = machine?.tasks.get(caller.state) ?? resource;
+      if (principal && /:states:startExecution\.sync/.test(declared)) {
+        await authorizeSyncExecution(principal, params, caller);
+      }
+      return d.dispatch(resource, params, { principal });
+    },
+  );
+  // `startExecution.sync`: Step Functions follows the child through its managed EventBridge rule and
+  // describes (and on abort stops) the child as the parent's role (Step Functions developer guide,
+  // "IAM policies for ... Step Functions"). Checked when the task starts (inferred).
+  const authorizeSyncExecution = async (
+    principal: string,
+    params: unknown,
+    caller: { account: string; region: string },
+  ) => {
+    const p = (params ?? {}) as { StateMachineArn?: string; Name?: string };
+    const child = String(p.StateMachineArn ?? '');
+    const execution = `${child.replace(':stateMachine:', ':execution:')}:${p.Name ?? '*'}`;
+    const rule = `arn:aws:events:${caller.region}:${caller.account}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+    const checks = [
+      ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({
+        action,
+        resource: rule,
+      })),
+      ...['states:DescribeExecution', 'states:StopExecution'].map((action) => ({
+        action,
+        resource: execution,
+      })),
+    ];
+    for (const c of checks) {
+      await iam
+        .authorizeCheck(principal, {
+          ...c,
+          resourceAccount: caller.account,
+          context: {},
+          denial: 'sfn',
+          why: 'Step Functions runs startExecution.sync through a managed EventBridge rule and follows the child execution',
+        })
+        .catch((e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          // Reported like a failed start (the optimised integration's v1 error names).
+          throw Object.assign(new Error(e.message), { name: 'StepFunctions.AWSStepFunctionsException' });
+        });
     }
-    return d.dispatch(resource, params);
-  });
-  const lambda = new LambdaService(clock, { moto: moto.url, host: 'http://pending' });
+  };
+  const lambda = new LambdaService(clock, { moto: proxy.url, host: 'http://pending' });
   const stacks: Partial<Record<Side, DeployedStack>> = {};
   host = await startHost({
     clock,
     lambda,
     sfn,
     region,
+    iam,
     accountOfKey: (k) => keys.get(k),
     subscriptionArn: (account, fn) => {
       for (const s of Object.values(stacks)) {
@@ -146,6 +205,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     host,
     lambda,
     sfn,
+    iam,
     stacks,
     async deploy(side, o = {}) {
       const pkg = await packageService(side, o.stage ?? 'dev', o.params ?? {});
@@ -156,6 +216,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
         sfn,
         validateDefinition,
         rememberKey: (k, a) => keys.set(k, a),
+        iam,
       });
       stacks[side] = stack;
       return stack;
@@ -204,6 +265,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       for (const k of Object.keys(stacks)) delete stacks[k as Side];
       sfn.machines.clear();
       sfn.executions.clear();
+      iam.reset();
       lambda.invocations.length = 0;
       lambda.logs.length = 0;
       host!.snsDeliveries.length = 0;
@@ -212,6 +274,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       useClock(undefined);
       await lambda.stop();
       await host!.stop();
+      await proxy.stop();
       await moto.stop();
     },
   };
