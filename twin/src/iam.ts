@@ -170,8 +170,9 @@ function explainStatements(analysis: unknown, label: string): string[] {
       }
     | undefined;
   const out: string[] = [];
+  const name = (policyId: string | undefined) => (policyId ? `${label} ${policyId}` : label);
   for (const s of a?.denyStatements ?? [])
-    out.push(`${label} ${s.policyId}/${s.explain.identifier}: explicit Deny matched`);
+    out.push(`${name(s.policyId)}/${s.explain.identifier}: explicit Deny matched`);
   for (const s of a?.unmatchedStatements ?? []) {
     if (!s.actionMatch || s.explain.effect !== 'Allow') continue;
     const why: string[] = [];
@@ -185,7 +186,7 @@ function explainStatements(analysis: unknown, label: string): string[] {
         why.push(`condition ${c.operator} ${c.conditionKeyValue} ${JSON.stringify(values)} not met`);
       }
     }
-    out.push(`${label} ${s.policyId}/${s.explain.identifier}: ${why.join(', ') || 'not applicable'}`);
+    out.push(`${name(s.policyId)}/${s.explain.identifier}: ${why.join(', ') || 'not applicable'}`);
   }
   return out;
 }
@@ -246,17 +247,19 @@ async function evaluate(
   const identityAllows = analysis?.identityAnalysis?.result === 'Allowed';
   const resourceAllows = ['Allowed', 'AllowedForAccount'].includes(analysis?.resourceAnalysis?.result ?? '');
   const refusedBy =
-    r.overallResult === 'Allowed'
-      ? 'none'
-      : r.overallResult === 'ExplicitlyDenied'
-        ? (analysis?.resourceAnalysis as { denyStatements?: unknown[] } | undefined)?.denyStatements?.length
-          ? 'resource'
-          : 'identity'
-        : identityAllows
-          ? 'resource'
-          : resourceAllows || !check.resourcePolicy
-            ? 'identity'
-            : 'both';
+    !principal.includes(':') && r.overallResult !== 'Allowed'
+      ? 'resource' // a service principal has no identity policies
+      : r.overallResult === 'Allowed'
+        ? 'none'
+        : r.overallResult === 'ExplicitlyDenied'
+          ? (analysis?.resourceAnalysis as { denyStatements?: unknown[] } | undefined)?.denyStatements?.length
+            ? 'resource'
+            : 'identity'
+          : identityAllows
+            ? 'resource'
+            : resourceAllows || !check.resourcePolicy
+              ? 'identity'
+              : 'both';
   return {
     result: r.overallResult,
     allowedBy,
@@ -430,7 +433,13 @@ export class IamAuthorizer {
         const applies =
           names(statement.NotAction).length > 0 ||
           actions.some((a) => a === '*' || glob(a).test(action) || a === `${service}:*`);
-        return applies && /tag\//i.test(JSON.stringify(statement.Condition ?? {}));
+        // Resource tags (aws:ResourceTag/..., rds:db-tag/...), not request tags (aws:RequestTag/, rds:req-tag/).
+        return (
+          applies &&
+          /(resourcetag|(db|snapshot|subgrp|pg|og|cluster|cluster-snapshot|secgrp)-tag)\//i.test(
+            JSON.stringify(statement.Condition ?? {}),
+          )
+        );
       });
       this.tagUse.set(key, known);
     }
