@@ -94,6 +94,8 @@ export const DENIALS: Record<
   DenialKind,
   {
     code: string;
+    /** The exception the AWS SDK raises for the code, when it differs from it. */
+    sdkName?: string;
     status: number;
     stepFunctions: string;
     basis: string;
@@ -118,12 +120,14 @@ export const DENIALS: Record<
   },
   sns: {
     code: 'AuthorizationError',
+    sdkName: 'AuthorizationErrorException',
     status: 403,
     stepFunctions: 'SNS.AuthorizationErrorException (optimised sns:publish)',
     basis: 'documented: SNS answers AuthorizationError (HTTP 403); the SNS. prefix is inferred',
   },
   'sns-kms': {
     code: 'KMSAccessDenied',
+    sdkName: 'KMSAccessDeniedException',
     status: 400,
     stepFunctions: 'SNS.KMSAccessDeniedException',
     basis: 'documented error code of Publish (KMSAccessDenied); the Step Functions name is inferred',

@@ -4,7 +4,8 @@
 // without a known access key (the twin's own clients) pass through untouched.
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AccessDeniedError, type IamAuthorizer } from './iam';
+import { AccessDeniedError, type Call, type IamAuthorizer } from './iam';
+import { LimitError } from './limits';
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -61,6 +62,8 @@ function xmlEscape(s: string): string {
 export async function startIamProxy(
   target: string,
   iam: IamAuthorizer,
+  /** Further checks of a call (AWS limits), after IAM. */
+  check: (call: Call) => Promise<void> = async () => {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const upstream = new URL(target);
   const server: Server = createServer((req, res) => {
@@ -70,15 +73,17 @@ export async function startIamProxy(
       const principal = parsed.accessKeyId ? iam.principalOfKey(parsed.accessKeyId) : undefined;
       if (principal && parsed.operation) {
         try {
-          await iam.authorize(principal, {
+          const call: Call = {
             service: parsed.service === 'states' ? 'sfn' : parsed.service,
             operation: parsed.operation,
             input: parsed.input,
             account: principal.split(':')[4]!,
             region: parsed.region,
-          });
+          };
+          await iam.authorize(principal, call);
+          await check(call);
         } catch (err) {
-          if (!(err instanceof AccessDeniedError)) throw err;
+          if (!(err instanceof AccessDeniedError) && !(err instanceof LimitError)) throw err;
           const requestId = err.$metadata.requestId;
           if (parsed.json) {
             res.writeHead(err.$metadata.httpStatusCode, {

@@ -11,6 +11,7 @@
 import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, ListAliasesCommand } from '@aws-sdk/client-kms';
 import {
   DescribeDBInstancesCommand,
+  DescribeDBSnapshotAttributesCommand,
   DescribeDBSnapshotsCommand,
   ListTagsForResourceCommand,
   RDSClient,
@@ -62,9 +63,10 @@ export class AccessDeniedError extends Error {
     message: string,
     readonly check: Check,
     readonly principal: string,
+    sdkName = code,
   ) {
     super(message);
-    this.name = code;
+    this.name = sdkName;
     this.Code = code;
     this.$metadata = {
       httpStatusCode: status,
@@ -388,7 +390,7 @@ export class IamAuthorizer {
       `${check.why ? `; ${check.why}` : ''}; refused: ${check.action} on ${check.resource} ${because}; ` +
       `${outcome.explanation}]`;
     this.denials.push({ principal, action: check.action, resource: check.resource, message });
-    throw new AccessDeniedError(denial.code, denial.status, message, check, principal);
+    throw new AccessDeniedError(denial.code, denial.status, message, check, principal, denial.sdkName);
   }
 
   // ---- lookups (the twin's own unrestricted view of moto) --------------------------------------------
@@ -409,6 +411,20 @@ export class IamAuthorizer {
       this.clients.set(key, c);
     }
     return c;
+  }
+
+  /** Accounts an RDS snapshot is shared with (its `restore` attribute), for the share quota. */
+  async snapshotSharedWith(arn: string): Promise<string[]> {
+    const [, , , region, account] = arn.split(':');
+    try {
+      const out = await this.client(RDSClient, account!, region!).send(
+        new DescribeDBSnapshotAttributesCommand({ DBSnapshotIdentifier: arn.split(':').slice(6).join(':') }),
+      );
+      const attrs = out.DBSnapshotAttributesResult?.DBSnapshotAttributes ?? [];
+      return attrs.find((a) => a.AttributeName === 'restore')?.AttributeValues ?? [];
+    } catch {
+      return [];
+    }
   }
 
   /** Whether a statement of the principal's policies naming `action` has a resource-tag condition. */

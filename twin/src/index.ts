@@ -17,6 +17,7 @@ import { type Host, startHost } from './host';
 import { IamAuthorizer } from './iam';
 import { startIamProxy } from './iam-proxy';
 import { LambdaService } from './lambda';
+import { CAUSE_LIMIT, checkCallLimits, checkPayload, ERROR_LIMIT } from './limits';
 import { type MotoServer, startMoto } from './moto';
 import { validateStaticParameters } from './naming';
 import { packageService, type Side } from './package';
@@ -46,6 +47,8 @@ export interface Twin {
   sfn: StepFunctionsService;
   /** IAM evaluation: roles and resource policies of the deployed stacks, refusals so far. */
   iam: IamAuthorizer;
+  /** The endpoint Lambdas use for moto: requests signed with a registered key are authorised there. */
+  iamProxyUrl: string;
   stacks: Partial<Record<Side, DeployedStack>>;
   /** Package (cached) and provision one service; replaces an earlier deployment of that side. */
   deploy(side: Side, opts?: { stage?: string; params?: Record<string, string> }): Promise<DeployedStack>;
@@ -85,8 +88,14 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
   const moto = await startMoto();
   const iam = new IamAuthorizer(moto.url);
   iam.enabled = opts.iam ?? process.env.TWIN_IAM !== 'off';
+  // AWS limits (names, tags, sizes, share quota) on every call a state machine or Lambda makes.
+  const checkLimits = (call: Parameters<typeof checkCallLimits>[0]) =>
+    checkCallLimits(call, {
+      rdsTags: (arn) => iam.lookups(call).rdsTags(arn),
+      sharedWith: (arn) => iam.snapshotSharedWith(arn),
+    });
   // Lambdas reach moto through a proxy that authorises what their role's credentials ask for.
-  const proxy = await startIamProxy(moto.url, iam);
+  const proxy = await startIamProxy(moto.url, iam, checkLimits);
   const clock = new VirtualClock();
   await moto.control.setNow(clock.now() / 1000);
   clock.onAdvance = async (ms) => {
@@ -107,7 +116,10 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
           endpoints: { default: moto.url, sfn: host!.url, lambda: host!.url },
           region: caller.region,
           account: caller.account,
-          authorize: (call, principal) => iam.authorize(principal, call),
+          authorize: async (call, principal) => {
+            await iam.authorize(principal, call);
+            await checkLimits(call);
+          },
         });
         dispatchers.set(key, d);
       }
@@ -118,7 +130,10 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       if (principal && /:states:startExecution\.sync/.test(declared)) {
         await authorizeSyncExecution(principal, params, caller);
       }
-      return d.dispatch(resource, params, { principal });
+      checkPayload(caller.state, 'input', params);
+      const result = await d.dispatch(resource, params, { principal });
+      checkPayload(caller.state, 'output', result);
+      return result;
     },
   );
   // `startExecution.sync`: Step Functions follows the child through its managed EventBridge rule and
@@ -189,6 +204,16 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
             );
           }
         }
+        if (state.Type === 'Fail') {
+          // FailState: Error at most 256, Cause at most 32,768 characters (API reference).
+          const error = typeof state.Error === 'string' ? state.Error : '';
+          const cause = typeof state.Cause === 'string' ? state.Cause : '';
+          if (error.length > ERROR_LIMIT || cause.length > CAUSE_LIMIT) {
+            throw new Error(
+              `CreateStateMachine ${name} rejected: state '${stateName}': ${error.length > ERROR_LIMIT ? `Error is ${error.length} characters (at most ${ERROR_LIMIT})` : `Cause is ${cause.length} characters (at most ${CAUSE_LIMIT})`}`,
+            );
+          }
+        }
         const body = state.ItemProcessor ?? state.Iterator;
         if (body) walk(body);
         for (const b of state.Branches ?? []) walk(b);
@@ -206,6 +231,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     lambda,
     sfn,
     iam,
+    iamProxyUrl: proxy.url,
     stacks,
     async deploy(side, o = {}) {
       const pkg = await packageService(side, o.stage ?? 'dev', o.params ?? {});
