@@ -49,22 +49,37 @@ export interface Twin {
   iam: IamAuthorizer;
   /** The endpoint Lambdas use for moto: requests signed with a registered key are authorised there. */
   iamProxyUrl: string;
+  /** The latest deployment of each side (what `side` arguments below refer to). */
   stacks: Partial<Record<Side, DeployedStack>>;
-  /** Package (cached) and provision one service; replaces an earlier deployment of that side. */
-  deploy(side: Side, opts?: { stage?: string; params?: Record<string, string> }): Promise<DeployedStack>;
-  /** SDK clients bound to one account of the twin. */
-  aws(side: Side | string): ReturnType<typeof clientsFor>;
+  /** Every deployment, in order: any number of accounts, Regions and stages. */
+  deployments: DeployedStack[];
+  /**
+   * Package (cached) and provision one service in an account and Region (default: the side's
+   * account, the twin's Region); becomes `stacks[side]`.
+   */
+  deploy(side: Side, opts?: DeployOptions): Promise<DeployedStack>;
+  /** SDK clients bound to one account (a side or an account id) and Region of the twin. */
+  aws(side: Side | string, region?: string): ReturnType<typeof clientsFor>;
   /** ARN of a deployed state machine by its key in `stepFunctions.stateMachines` (e.g. 'replicate'). */
-  machineArn(side: Side, key: string): string;
+  machineArn(stack: Side | DeployedStack, key: string): string;
   /** Start an execution (like `sls invoke stepf`); resolves when it started. */
-  start(side: Side, machine: string, input: unknown, name?: string): ExecutionRecord;
+  start(stack: Side | DeployedStack, machine: string, input: unknown, name?: string): ExecutionRecord;
   /** Start an execution and wait until it and everything it set off (SNS, other executions) ended. */
-  run(side: Side, machine: string, input: unknown, name?: string): Promise<ExecutionRecord>;
+  run(stack: Side | DeployedStack, machine: string, input: unknown, name?: string): Promise<ExecutionRecord>;
   /** Wait until no execution runs and nothing is in flight. */
   settle(): Promise<void>;
   /** Fresh accounts: moto reset, no stacks, no executions, clock kept. */
   reset(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface DeployOptions {
+  stage?: string;
+  params?: Record<string, string>;
+  /** Account to deploy into (default: the side's account). */
+  account?: string;
+  /** Region to deploy into (default: the twin's Region). */
+  region?: string;
 }
 
 function clientsFor(where: Where) {
@@ -175,6 +190,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
   };
   const lambda = new LambdaService(clock, { moto: proxy.url, host: 'http://pending' });
   const stacks: Partial<Record<Side, DeployedStack>> = {};
+  const deployments: DeployedStack[] = [];
   host = await startHost({
     clock,
     lambda,
@@ -183,7 +199,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     iam,
     accountOfKey: (k) => keys.get(k),
     subscriptionArn: (account, fn) => {
-      for (const s of Object.values(stacks)) {
+      for (const s of deployments) {
         const sub = s?.subscriptions.find((x) => x.function === fn && s.account === account);
         if (sub) return sub.subscriptionArn;
       }
@@ -233,9 +249,10 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     iam,
     iamProxyUrl: proxy.url,
     stacks,
+    deployments,
     async deploy(side, o = {}) {
       const pkg = await packageService(side, o.stage ?? 'dev', o.params ?? {});
-      const stack = await provision(pkg, accounts[side], region, {
+      const stack = await provision(pkg, o.account ?? accounts[side], o.region ?? region, {
         motoUrl: moto.url,
         hostUrl: host!.url,
         lambda,
@@ -245,28 +262,31 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
         iam,
       });
       stacks[side] = stack;
+      deployments.push(stack);
       return stack;
     },
-    aws(side) {
+    aws(side, inRegion) {
       const account = side === 'source' || side === 'destination' ? accounts[side] : side;
-      return clientsFor({ endpoint: moto.url, account, region });
+      return clientsFor({ endpoint: moto.url, account, region: inRegion ?? region });
     },
     machineArn(side, key) {
-      const stack = stacks[side];
+      const stack = typeof side === 'string' ? stacks[side] : side;
       if (!stack) throw new Error(`the ${side} service is not deployed in the twin (twin.deploy('${side}'))`);
       // By the name each service gives its machines: <service>-<stage>-<key in kebab case>.
       const suffix = `-${key.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()}`;
       const found = Object.values(stack.stateMachines).find((m) => m.name.endsWith(suffix));
       if (found) return found.arn;
       throw new Error(
-        `no state machine '${key}' in the ${side} stack (has: ${Object.values(stack.stateMachines)
+        `no state machine '${key}' in the ${stack.stackName} stack (has: ${Object.values(stack.stateMachines)
           .map((m) => m.name)
           .join(', ')})`,
       );
     },
     start(side, machine, input, name) {
+      const stack = typeof side === 'string' ? stacks[side] : side;
+      const account = stack?.account ?? accounts[side as Side];
       return sfn.startExecution(
-        { account: accounts[side] },
+        { account },
         { stateMachineArn: twin.machineArn(side, machine), name, input: JSON.stringify(input) },
       );
     },
@@ -289,6 +309,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       await lambda.stop();
       await moto.control.reset({ now: clock.now() / 1000 });
       for (const k of Object.keys(stacks)) delete stacks[k as Side];
+      deployments.length = 0;
       sfn.machines.clear();
       sfn.executions.clear();
       iam.reset();
