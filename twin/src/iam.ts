@@ -282,6 +282,7 @@ export class IamAuthorizer {
   readonly denials: Array<{ principal: string; action: string; resource: string; message: string }> = [];
   private readonly clients = new Map<string, unknown>();
   private readonly tagUse = new Map<string, boolean>();
+  private readonly outcomes = new Map<string, Outcome>();
   private readonly keyCache = new Map<string, { meta: { KeyId?: string; Arn?: string }; managed?: string }>();
 
   constructor(private readonly motoUrl: string) {}
@@ -362,7 +363,14 @@ export class IamAuthorizer {
           },
         ]
       : (role?.policies ?? []);
-    const outcome = await evaluate(principal, policies, check);
+    // The same request against the same policies has the same answer (polling repeats requests).
+    const key = JSON.stringify([principal, policies, check]);
+    let outcome = this.outcomes.get(key);
+    if (!outcome) {
+      outcome = await evaluate(principal, policies, check);
+      if (this.outcomes.size > 5000) this.outcomes.clear();
+      this.outcomes.set(key, outcome);
+    }
     if (outcome.result === 'Allowed') {
       this.grants?.push({
         principal,
