@@ -193,6 +193,9 @@ function explainStatements(analysis: unknown, label: string): string[] {
   return out;
 }
 
+/** Stands for the literal `*` of a request's resource (see evaluate). */
+const ANY = '__all__';
+
 /** Evaluates one request. The only use of the IAM library. */
 async function evaluate(
   principal: string,
@@ -212,7 +215,12 @@ async function evaluate(
       request: {
         principal,
         action: check.action,
-        resource: { resource: check.resource, accountId: resourceAccount },
+        // A request names one resource: a `*` in it (db:* of a list call) is a literal, which only a
+        // policy's own wildcard matches; the library would read it as a pattern.
+        resource: {
+          resource: check.resource === '*' ? '*' : check.resource.replace(/\*/g, ANY),
+          accountId: resourceAccount,
+        },
         contextVariables: context,
       },
       identityPolicies: identityPolicies.map((p) => ({ name: p.name, policy: p.policy })),
@@ -227,8 +235,8 @@ async function evaluate(
       `twin IAM: cannot evaluate ${check.action} on ${check.resource} for ${principal}: ${JSON.stringify(r.errors)}`,
     );
   }
-  const result = r.resultType === 'single' ? r.result : r.results[0]!;
-  const analysis = result.analysis as unknown as {
+  const result = r.resultType === 'single' ? r.result : r.results[0];
+  const analysis = result?.analysis as unknown as {
     identityAnalysis?: {
       result: string;
       allowStatements: Array<{ policyId: string; explain: { identifier: string } }>;
