@@ -19,6 +19,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, GetKeyPolicyCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { StopDBInstanceCommand } from '@aws-sdk/client-rds';
 import { GetTopicAttributesCommand, SetTopicAttributesCommand } from '@aws-sdk/client-sns';
@@ -76,6 +77,21 @@ const REDUNDANT: Record<string, string> = {
     'no scenario administers the key; the one action the replication uses from it, kms:DescribeKey, LetIamPoliciesOfThisAccountUseTheKey grants too',
 };
 
+/** A lock item whose holder is an execution that no longer exists (a run that timed out). */
+async function staleLock(twin: Twin, table: string, machine: string) {
+  await twin.aws('destination').dynamodb.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: {
+        pk: { S: `lock#${DATABASE}` },
+        holder: {
+          S: `arn:aws:states:${twin.region}:${twin.accounts.destination}:execution:rds-replica-destination-dev-${machine}:gone`,
+        },
+      },
+    }),
+  );
+}
+
 const scenarios: Scenario[] = [
   {
     name: 'a source snapshot that ends failed: the run cleans up and tells operations',
@@ -122,6 +138,30 @@ const scenarios: Scenario[] = [
       const rollback = await twin.run('destination', 'rollback', { database: DATABASE, to: target });
       if (rollback.status !== 'SUCCEEDED')
         throw new Error(`rollback ${rollback.status}: ${rollback.error}: ${rollback.cause}`);
+    },
+  },
+  {
+    name: 'stale locks taken over; a failed restore tells operations; a rollback to a missing replica is refused',
+    async run(twin) {
+      const story = await setUpStory(twin);
+      const table = story.destination.outputs.StateTableName!;
+      await staleLock(twin, table, 'replicate');
+      await twin.moto.control.addFault({
+        kind: 'instance-status',
+        match: `${DATABASE}-*`,
+        status: 'incompatible-parameters',
+        account: twin.accounts.destination,
+      });
+      const exec = await replicateOnce(twin).catch((e: Error) => e);
+      await twin.moto.control.clearFaults();
+      if (!(exec instanceof Error) && exec.error !== 'RestoreFailed')
+        throw new Error(`replicate ${exec.status}: ${exec.error}: ${exec.cause}`);
+      await staleLock(twin, table, 'rollback');
+      const rollback = await twin.run('destination', 'rollback', {
+        database: DATABASE,
+        to: `${DATABASE}-20000101t000000`,
+      });
+      if (rollback.status !== 'FAILED') throw new Error(`rollback ${rollback.status}: expected a refusal`);
     },
   },
   {
