@@ -6,6 +6,18 @@ import type { AslDefinition } from '../../twin/src/stepfunctions';
 let twin: Twin;
 beforeAll(async () => {
   twin = await startTwin();
+  // The machines here test the executor, not IAM: their role may do anything.
+  twin.iam.registerRole({
+    arn: 'arn:aws:iam::111111111111:role/x',
+    account: '111111111111',
+    origin: 'the executor tests',
+    policies: [
+      {
+        name: 'all',
+        policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+      },
+    ],
+  });
 });
 afterAll(async () => {
   await twin?.stop();

@@ -882,7 +882,9 @@ def install() -> None:  # noqa: C901 - one place for all patches
             action = self._get_action()
         except Exception:
             action = None
-        if action:
+        # The twin's own look-ups (IAM context: tags, keys, policies) never consume injected faults.
+        internal = str(getattr(self, "headers", {}).get("x-twin-internal", "")) == "1"
+        if action and not internal:
             fault = take_error_fault(action, self.service_name, self.current_account, request_values(self))
             if fault is not None:
                 if fault.get("after"):

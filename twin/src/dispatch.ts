@@ -46,6 +46,20 @@ export interface DispatcherOptions {
   account: string;
   /** How lambda:invoke reaches the Lambda endpoint: the SDK client when installed (default), or plain HTTP. */
   lambdaTransport?: 'sdk' | 'fetch';
+  /**
+   * IAM: authorises each call for the caller's principal before it is sent; a refusal is thrown
+   * shaped as the service's own error (twin/src/iam.ts), and reported like any other failure.
+   */
+  authorize?: (call: AuthorizedCall, principal: string | undefined) => Promise<void>;
+}
+
+/** What IAM sees of a call (iam-context.ts `Call`). */
+export interface AuthorizedCall {
+  service: string;
+  operation: string;
+  input: Record<string, unknown>;
+  account: string;
+  region: string;
 }
 
 export interface Dispatcher {
@@ -53,7 +67,7 @@ export interface Dispatcher {
   dispatch(
     resource: string,
     params: unknown,
-    caller?: { account?: string; region?: string },
+    caller?: { account?: string; region?: string; principal?: string },
   ): Promise<unknown>;
 }
 
@@ -169,6 +183,21 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     return client;
   };
 
+  const authorize = async (
+    service: string,
+    operation: string,
+    input: unknown,
+    account: string,
+    region: string,
+    principal: string | undefined,
+  ) => {
+    if (!opts.authorize) return;
+    await opts.authorize(
+      { service, operation, input: (input ?? {}) as Record<string, unknown>, account, region },
+      principal,
+    );
+  };
+
   const send = async (service: string, command: string, input: unknown, account: string, region: string) => {
     const mod = loadServiceModule(service)!;
     const Command = mod[`${command}Command`] as (new (input: unknown) => unknown) | undefined;
@@ -185,11 +214,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     params: unknown,
     account: string,
     region: string,
+    principal?: string,
   ) => {
     const op = sdkOperation(service, action);
     const input = toSdkInput(service, action, params);
     let output: unknown;
     try {
+      await authorize(service, op.name, input, account, region, principal);
       output = await send(service, op.name, input, account, region);
     } catch (err) {
       const e = err as SdkError;
@@ -242,7 +273,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
   // ---- sns:publish ------------------------------------------------------------------------------
 
-  const snsPublish = async (params: unknown, account: string, region: string) => {
+  const snsPublish = async (params: unknown, account: string, region: string, principal?: string) => {
     if (!isObject(params))
       throw new FieldNameError('Parameters: sns:publish needs an object', 'Parameters', '');
     requireFields('sns:publish', params, OPTIMISED_PARAMETERS['sns:publish']!);
@@ -250,6 +281,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     if (p.Message !== undefined) p.Message = jsonText(p.Message);
     const input = toSdkInput('sns', 'publish', p);
     try {
+      await authorize('sns', 'Publish', input, account, region, principal);
       const out = (await send('sns', 'Publish', input, account, region)) as {
         MessageId?: string;
         SequenceNumber?: string;
@@ -356,7 +388,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     } satisfies LambdaResponse;
   };
 
-  const lambdaInvoke = async (params: unknown, account: string, region: string) => {
+  const lambdaInvoke = async (params: unknown, account: string, region: string, principal?: string) => {
     if (!isObject(params))
       throw new FieldNameError('Parameters: lambda:invoke needs an object', 'Parameters', '');
     requireFields('lambda:invoke', params, OPTIMISED_PARAMETERS['lambda:invoke']!);
@@ -372,6 +404,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const useSdk = (opts.lambdaTransport ?? 'sdk') === 'sdk' && loadServiceModule('lambda') !== undefined;
     let r: LambdaResponse;
     try {
+      await authorize('lambda', 'Invoke', { FunctionName: params.FunctionName }, account, region, principal);
       r = useSdk
         ? await lambdaViaSdk(params, body, account, region)
         : await lambdaViaFetch(params, body, account);
@@ -419,12 +452,30 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     'TransactionConflictException',
   ]);
 
-  const dynamodb = async (action: string, params: unknown, account: string, region: string) => {
+  const dynamodb = async (
+    action: string,
+    params: unknown,
+    account: string,
+    region: string,
+    principal?: string,
+  ) => {
     if (!isObject(params))
       throw new FieldNameError(`Parameters: dynamodb:${action} needs an object`, 'Parameters', '');
     requireFields(`dynamodb:${action}`, params, OPTIMISED_PARAMETERS[`dynamodb:${action}`]!);
     const operation = action.charAt(0).toUpperCase() + action.slice(1);
     const date = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+    try {
+      await authorize('dynamodb', operation, params, account, region, principal);
+    } catch (err) {
+      const e = err as SdkError;
+      const code = e.name ?? 'AccessDeniedException';
+      const requestId = e.$metadata?.requestId ?? '';
+      throw new TaskFailure(
+        `DynamoDB.${DYNAMODB_MODELED.has(code) ? v1ExceptionName(code) : 'AmazonDynamoDBException'}`,
+        v1Message(e.message ?? code, 'AmazonDynamoDBv2', e.$metadata?.httpStatusCode, code, requestId),
+        { statusCode: e.$metadata?.httpStatusCode, serviceCode: code, requestId },
+      );
+    }
     let res: Response;
     try {
       res = await fetch(`${opts.endpoints.default}/`, {
@@ -477,7 +528,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
   // ---- states:startExecution ------------------------------------------------------------------------
 
-  const startExecution = async (params: unknown, account: string, region: string) => {
+  const startExecution = async (params: unknown, account: string, region: string, principal?: string) => {
     if (!isObject(params))
       throw new FieldNameError('Parameters: states:startExecution needs an object', 'Parameters', '');
     requireFields('states:startExecution', params, OPTIMISED_PARAMETERS['states:startExecution']!);
@@ -487,6 +538,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       input: params.Input === undefined ? undefined : jsonText(params.Input),
     };
     try {
+      await authorize('sfn', 'StartExecution', input, account, region, principal);
       const out = (await send('sfn', 'StartExecution', input, account, region)) as {
         executionArn?: string;
         startDate?: Date;
@@ -513,6 +565,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     async dispatch(resource, params, caller = {}) {
       const account = caller.account ?? opts.account;
       const region = caller.region ?? opts.region;
+      const principal = caller.principal;
       const parsed = parseResource(resource);
       if (parsed.kind === 'other') {
         throw new UnsupportedIntegrationError(
@@ -524,20 +577,21 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
           `the twin cannot run Task resource '${resource}': the '.${parsed.pattern}' integration pattern is not supported`,
         );
       }
-      if (parsed.kind === 'aws-sdk') return awsSdk(parsed.service, parsed.action, params, account, region);
+      if (parsed.kind === 'aws-sdk')
+        return awsSdk(parsed.service, parsed.action, params, account, region, principal);
       const key = `${parsed.service}:${parsed.action}`;
       switch (key) {
         case 'sns:publish':
-          return snsPublish(params, account, region);
+          return snsPublish(params, account, region, principal);
         case 'lambda:invoke':
-          return lambdaInvoke(params, account, region);
+          return lambdaInvoke(params, account, region, principal);
         case 'dynamodb:getItem':
         case 'dynamodb:putItem':
         case 'dynamodb:updateItem':
         case 'dynamodb:deleteItem':
-          return dynamodb(parsed.action, params, account, region);
+          return dynamodb(parsed.action, params, account, region, principal);
         case 'states:startExecution':
-          return startExecution(params, account, region);
+          return startExecution(params, account, region, principal);
         default:
           throw new UnsupportedIntegrationError(
             `the twin cannot run Task resource '${resource}': unknown optimised integration '${key}'`,

@@ -53,8 +53,11 @@ export async function createSourceDatabase(twin: Twin, db: SourceDatabase): Prom
 export async function createDestinationNetwork(
   twin: Twin,
   subnetGroupName = 'replica-subnets',
+  /** Another destination account and/or Region than the default one. */
+  at: { account?: string; region?: string } = {},
 ): Promise<{ subnetGroupName: string; securityGroupId: string; vpcId: string }> {
-  const where = twin.aws('destination').where;
+  const region = at.region ?? twin.region;
+  const where = twin.aws(at.account ?? 'destination', region).where;
   const ec2 = accountClient(EC2Client, where);
   const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }));
   const vpcId = vpc.Vpc!.VpcId!;
@@ -64,7 +67,7 @@ export async function createDestinationNetwork(
       new CreateSubnetCommand({
         VpcId: vpcId,
         CidrBlock: `10.20.${i}.0/24`,
-        AvailabilityZone: `${twin.region}${az}`,
+        AvailabilityZone: `${region}${az}`,
       }),
     );
     subnets.push(s.Subnet!.SubnetId!);
@@ -76,7 +79,7 @@ export async function createDestinationNetwork(
       VpcId: vpcId,
     }),
   );
-  await twin.aws('destination').rds.send(
+  await twin.aws(at.account ?? 'destination', region).rds.send(
     new CreateDBSubnetGroupCommand({
       DBSubnetGroupName: subnetGroupName,
       DBSubnetGroupDescription: 'replica databases',
@@ -94,8 +97,9 @@ export async function seedSecret(
   twin: Twin,
   secretId: string,
   extra: Record<string, unknown> = {},
+  at: { account?: string; region?: string } = {},
 ): Promise<Record<string, unknown>> {
-  const { secrets } = twin.aws('destination');
+  const { secrets } = twin.aws(at.account ?? 'destination', at.region);
   const value = {
     engine: 'postgres',
     username: 'app',

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { VirtualClock } from './clock';
+import { AccessDeniedError, type IamAuthorizer } from './iam';
 import type { LambdaService } from './lambda';
 import { type ExecutionRecord, ServiceError, type StepFunctionsService } from './stepfunctions';
 
@@ -19,12 +20,21 @@ export interface HostOptions {
   accountOfKey: (accessKeyId: string) => string | undefined;
   /** SNS subscription ARN per (account, function), to fill EventSubscriptionArn. */
   subscriptionArn: (account: string, fn: string, topicArn: string) => string | undefined;
+  /** IAM: authorises what Lambdas (signed with their role's keys) and SNS deliveries ask of the host. */
+  iam?: IamAuthorizer;
 }
 
 export interface Host {
   url: string;
   stop(): Promise<void>;
-  snsDeliveries: Array<{ account: string; function: string; topicArn: string; messageId: string }>;
+  snsDeliveries: Array<{
+    account: string;
+    function: string;
+    topicArn: string;
+    messageId: string;
+    /** Set when IAM refused SNS the invocation (the function's resource policy). */
+    denied?: string;
+  }>;
 }
 
 function body(req: IncomingMessage): Promise<string> {
@@ -37,6 +47,17 @@ function body(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(data));
     req.on('error', reject);
   });
+}
+
+/** The Region a signed request names in its credential scope. */
+function signedRegion(req: IncomingMessage): string | undefined {
+  return /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+}
+
+function callerPrincipal(req: IncomingMessage, opts: HostOptions): string | undefined {
+  if (typeof req.headers['x-moto-account-id'] === 'string') return undefined;
+  const key = /Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+  return key ? opts.iam?.principalOfKey(key) : undefined;
 }
 
 function callerAccount(req: IncomingMessage, opts: HostOptions): string {
@@ -125,7 +146,16 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       const target = String(req.headers['x-amz-target'] ?? '');
       if (target.startsWith('AWSStepFunctions.')) {
         const account = callerAccount(req, opts);
-        const result = sfnAction(target.slice('AWSStepFunctions.'.length), account, JSON.parse(text || '{}'));
+        const action = target.slice('AWSStepFunctions.'.length);
+        const input = JSON.parse(text || '{}') as Record<string, unknown>;
+        await opts.iam?.authorize(callerPrincipal(req, opts), {
+          service: 'sfn',
+          operation: action,
+          input,
+          account,
+          region: signedRegion(req) ?? opts.region,
+        });
+        const result = sfnAction(action, account, input);
         send(200, result, { 'content-type': 'application/x-amz-json-1.0' });
         return;
       }
@@ -135,28 +165,56 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         const name = decodeURIComponent(invoke[1]!);
         const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
         const payload = text ? JSON.parse(text) : {};
+        const region = signedRegion(req) ?? opts.region;
         if (type === 'Event') {
-          opts.lambda.invokeAsync(name, payload, { account, region: opts.region });
+          opts.lambda.invokeAsync(name, payload, { account, region });
           send(202, undefined);
           return;
         }
-        const r = await opts.lambda.invoke(name, payload, { account, region: opts.region });
+        const r = await opts.lambda.invoke(name, payload, { account, region });
         send(200, r.payload, {
           'x-amz-executed-version': '$LATEST',
           ...(r.functionError ? { 'x-amz-function-error': r.functionError } : {}),
         });
         return;
       }
-      const sns = /^\/sns\/(\d{12})\/([^/]+)$/.exec(url.pathname);
+      const sns = /^\/sns\/(\d{12})\/(?:([a-z0-9-]+)\/)?([^/]+)$/.exec(url.pathname);
       if (sns && req.method === 'POST') {
-        const [, account, fn] = sns as unknown as [string, string, string];
+        const [, account, fnRegion, fn] = sns as unknown as [string, string, string | undefined, string];
+        const region = fnRegion ?? opts.region;
         const n = JSON.parse(text) as Record<string, unknown>;
         if (n.Type !== 'Notification') {
           send(200, {});
           return;
         }
         const topicArn = String(n.TopicArn);
-        snsDeliveries.push({ account, function: fn, topicArn, messageId: String(n.MessageId) });
+        const delivery: Host['snsDeliveries'][number] = {
+          account,
+          function: fn,
+          topicArn,
+          messageId: String(n.MessageId),
+        };
+        snsDeliveries.push(delivery);
+        // SNS invokes the function as the service principal: the function's resource policy
+        // (AWS::Lambda::Permission) must allow it for this topic.
+        try {
+          await opts.iam?.authorizeCheck('sns.amazonaws.com', {
+            action: 'lambda:InvokeFunction',
+            resource: `arn:aws:lambda:${region}:${account}:function:${fn}`,
+            resourceAccount: account,
+            context: { 'aws:SourceArn': topicArn, 'aws:SourceAccount': topicArn.split(':')[4]! },
+            resourcePolicy: opts.iam
+              .lookups({ account, region })
+              .lambdaPolicy(`arn:aws:lambda:${region}:${account}:function:${fn}`),
+            denial: 'lambda',
+            why: `SNS delivers a message of ${topicArn} to the function`,
+          });
+        } catch (err) {
+          if (!(err instanceof AccessDeniedError)) throw err;
+          delivery.denied = err.message;
+          send(200, {});
+          return;
+        }
         const attributes: Record<string, { Type: string; Value: string }> = {};
         for (const [k, v] of Object.entries(
           (n.MessageAttributes ?? {}) as Record<string, Record<string, string>>,
@@ -185,12 +243,20 @@ export async function startHost(opts: HostOptions): Promise<Host> {
             },
           ],
         };
-        opts.lambda.invokeAsync(fn, event, { account, region: opts.region });
+        opts.lambda.invokeAsync(fn, event, { account, region });
         send(200, {});
         return;
       }
       send(404, { message: `the twin host has no route for ${req.method} ${url.pathname}` });
     } catch (err) {
+      if (err instanceof AccessDeniedError) {
+        send(
+          err.$metadata.httpStatusCode,
+          { __type: err.Code, message: err.message },
+          { 'x-amzn-errortype': err.Code },
+        );
+        return;
+      }
       if (err instanceof ServiceError) {
         send(err.status, { __type: err.code, message: err.message }, { 'x-amzn-errortype': err.code });
         return;

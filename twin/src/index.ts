@@ -14,7 +14,10 @@ import { accountClient, type Where } from './aws';
 import { VirtualClock } from './clock';
 import { createDispatcher } from './dispatch';
 import { type Host, startHost } from './host';
+import { IamAuthorizer } from './iam';
+import { startIamProxy } from './iam-proxy';
 import { LambdaService } from './lambda';
+import { CAUSE_LIMIT, checkCallLimits, checkPayload, ERROR_LIMIT } from './limits';
 import { type MotoServer, startMoto } from './moto';
 import { validateStaticParameters } from './naming';
 import { packageService, type Side } from './package';
@@ -30,6 +33,8 @@ export interface TwinOptions {
   region?: string;
   sourceAccount?: string;
   destinationAccount?: string;
+  /** Evaluate IAM for every call made for a principal (default true; TWIN_IAM=off turns it off). */
+  iam?: boolean;
 }
 
 export interface Twin {
@@ -40,22 +45,41 @@ export interface Twin {
   host: Host;
   lambda: LambdaService;
   sfn: StepFunctionsService;
+  /** IAM evaluation: roles and resource policies of the deployed stacks, refusals so far. */
+  iam: IamAuthorizer;
+  /** The endpoint Lambdas use for moto: requests signed with a registered key are authorised there. */
+  iamProxyUrl: string;
+  /** The latest deployment of each side (what `side` arguments below refer to). */
   stacks: Partial<Record<Side, DeployedStack>>;
-  /** Package (cached) and provision one service; replaces an earlier deployment of that side. */
-  deploy(side: Side, opts?: { stage?: string; params?: Record<string, string> }): Promise<DeployedStack>;
-  /** SDK clients bound to one account of the twin. */
-  aws(side: Side | string): ReturnType<typeof clientsFor>;
+  /** Every deployment, in order: any number of accounts, Regions and stages. */
+  deployments: DeployedStack[];
+  /**
+   * Package (cached) and provision one service in an account and Region (default: the side's
+   * account, the twin's Region); becomes `stacks[side]`.
+   */
+  deploy(side: Side, opts?: DeployOptions): Promise<DeployedStack>;
+  /** SDK clients bound to one account (a side or an account id) and Region of the twin. */
+  aws(side: Side | string, region?: string): ReturnType<typeof clientsFor>;
   /** ARN of a deployed state machine by its key in `stepFunctions.stateMachines` (e.g. 'replicate'). */
-  machineArn(side: Side, key: string): string;
+  machineArn(stack: Side | DeployedStack, key: string): string;
   /** Start an execution (like `sls invoke stepf`); resolves when it started. */
-  start(side: Side, machine: string, input: unknown, name?: string): ExecutionRecord;
+  start(stack: Side | DeployedStack, machine: string, input: unknown, name?: string): ExecutionRecord;
   /** Start an execution and wait until it and everything it set off (SNS, other executions) ended. */
-  run(side: Side, machine: string, input: unknown, name?: string): Promise<ExecutionRecord>;
+  run(stack: Side | DeployedStack, machine: string, input: unknown, name?: string): Promise<ExecutionRecord>;
   /** Wait until no execution runs and nothing is in flight. */
   settle(): Promise<void>;
   /** Fresh accounts: moto reset, no stacks, no executions, clock kept. */
   reset(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface DeployOptions {
+  stage?: string;
+  params?: Record<string, string>;
+  /** Account to deploy into (default: the side's account). */
+  account?: string;
+  /** Region to deploy into (default: the twin's Region). */
+  region?: string;
 }
 
 function clientsFor(where: Where) {
@@ -77,6 +101,16 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     destination: opts.destinationAccount ?? DESTINATION_ACCOUNT,
   };
   const moto = await startMoto();
+  const iam = new IamAuthorizer(moto.url);
+  iam.enabled = opts.iam ?? process.env.TWIN_IAM !== 'off';
+  // AWS limits (names, tags, sizes, share quota) on every call a state machine or Lambda makes.
+  const checkLimits = (call: Parameters<typeof checkCallLimits>[0]) =>
+    checkCallLimits(call, {
+      rdsTags: (arn) => iam.lookups(call).rdsTags(arn),
+      sharedWith: (arn) => iam.snapshotSharedWith(arn),
+    });
+  // Lambdas reach moto through a proxy that authorises what their role's credentials ask for.
+  const proxy = await startIamProxy(moto.url, iam, checkLimits);
   const clock = new VirtualClock();
   await moto.control.setNow(clock.now() / 1000);
   clock.onAdvance = async (ms) => {
@@ -87,29 +121,85 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
   const keys = new Map<string, string>();
   let host: Host | undefined;
   const dispatchers = new Map<string, ReturnType<typeof createDispatcher>>();
-  const sfn = new StepFunctionsService(clock, (resource, params, caller) => {
-    const key = `${caller.account}/${caller.region}`;
-    let d = dispatchers.get(key);
-    if (!d) {
-      d = createDispatcher({
-        endpoints: { default: moto.url, sfn: host!.url, lambda: host!.url },
-        region: caller.region,
-        account: caller.account,
-      });
-      dispatchers.set(key, d);
+  const sfn: StepFunctionsService = new StepFunctionsService(
+    clock,
+    async (resource, params, caller): Promise<unknown> => {
+      const key = `${caller.account}/${caller.region}`;
+      let d = dispatchers.get(key);
+      if (!d) {
+        d = createDispatcher({
+          endpoints: { default: moto.url, sfn: host!.url, lambda: host!.url },
+          region: caller.region,
+          account: caller.account,
+          authorize: async (call, principal) => {
+            await iam.authorize(principal, call);
+            await checkLimits(call);
+          },
+        });
+        dispatchers.set(key, d);
+      }
+      // Every Task calls AWS as the state machine's role.
+      const machine = sfn.machines.get(caller.execution.stateMachineArn);
+      const principal = machine?.roleArn;
+      const declared = machine?.tasks.get(caller.state) ?? resource;
+      if (principal && /:states:startExecution\.sync/.test(declared)) {
+        await authorizeSyncExecution(principal, params, caller);
+      }
+      checkPayload(caller.state, 'input', params);
+      const result = await d.dispatch(resource, params, { principal });
+      checkPayload(caller.state, 'output', result);
+      return result;
+    },
+  );
+  // `startExecution.sync`: Step Functions follows the child through its managed EventBridge rule and
+  // describes (and on abort stops) the child as the parent's role (Step Functions developer guide,
+  // "IAM policies for ... Step Functions"). Checked when the task starts (inferred).
+  const authorizeSyncExecution = async (
+    principal: string,
+    params: unknown,
+    caller: { account: string; region: string },
+  ) => {
+    const p = (params ?? {}) as { StateMachineArn?: string; Name?: string };
+    const child = String(p.StateMachineArn ?? '');
+    const execution = `${child.replace(':stateMachine:', ':execution:')}:${p.Name ?? '*'}`;
+    const rule = `arn:aws:events:${caller.region}:${caller.account}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+    const checks = [
+      ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({
+        action,
+        resource: rule,
+      })),
+      ...['states:DescribeExecution', 'states:StopExecution'].map((action) => ({
+        action,
+        resource: execution,
+      })),
+    ];
+    for (const c of checks) {
+      await iam
+        .authorizeCheck(principal, {
+          ...c,
+          resourceAccount: caller.account,
+          context: {},
+          denial: 'sfn',
+          why: 'Step Functions runs startExecution.sync through a managed EventBridge rule and follows the child execution',
+        })
+        .catch((e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          // Reported like a failed start (the optimised integration's v1 error names).
+          throw Object.assign(new Error(e.message), { name: 'StepFunctions.AWSStepFunctionsException' });
+        });
     }
-    return d.dispatch(resource, params);
-  });
-  const lambda = new LambdaService(clock, { moto: moto.url, host: 'http://pending' });
+  };
+  const lambda = new LambdaService(clock, { moto: proxy.url, host: 'http://pending' });
   const stacks: Partial<Record<Side, DeployedStack>> = {};
+  const deployments: DeployedStack[] = [];
   host = await startHost({
     clock,
     lambda,
     sfn,
     region,
+    iam,
     accountOfKey: (k) => keys.get(k),
     subscriptionArn: (account, fn) => {
-      for (const s of Object.values(stacks)) {
+      for (const s of deployments) {
         const sub = s?.subscriptions.find((x) => x.function === fn && s.account === account);
         if (sub) return sub.subscriptionArn;
       }
@@ -130,6 +220,16 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
             );
           }
         }
+        if (state.Type === 'Fail') {
+          // FailState: Error at most 256, Cause at most 32,768 characters (API reference).
+          const error = typeof state.Error === 'string' ? state.Error : '';
+          const cause = typeof state.Cause === 'string' ? state.Cause : '';
+          if (error.length > ERROR_LIMIT || cause.length > CAUSE_LIMIT) {
+            throw new Error(
+              `CreateStateMachine ${name} rejected: state '${stateName}': ${error.length > ERROR_LIMIT ? `Error is ${error.length} characters (at most ${ERROR_LIMIT})` : `Cause is ${cause.length} characters (at most ${CAUSE_LIMIT})`}`,
+            );
+          }
+        }
         const body = state.ItemProcessor ?? state.Iterator;
         if (body) walk(body);
         for (const b of state.Branches ?? []) walk(b);
@@ -146,40 +246,47 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     host,
     lambda,
     sfn,
+    iam,
+    iamProxyUrl: proxy.url,
     stacks,
+    deployments,
     async deploy(side, o = {}) {
       const pkg = await packageService(side, o.stage ?? 'dev', o.params ?? {});
-      const stack = await provision(pkg, accounts[side], region, {
+      const stack = await provision(pkg, o.account ?? accounts[side], o.region ?? region, {
         motoUrl: moto.url,
         hostUrl: host!.url,
         lambda,
         sfn,
         validateDefinition,
         rememberKey: (k, a) => keys.set(k, a),
+        iam,
       });
       stacks[side] = stack;
+      deployments.push(stack);
       return stack;
     },
-    aws(side) {
+    aws(side, inRegion) {
       const account = side === 'source' || side === 'destination' ? accounts[side] : side;
-      return clientsFor({ endpoint: moto.url, account, region });
+      return clientsFor({ endpoint: moto.url, account, region: inRegion ?? region });
     },
     machineArn(side, key) {
-      const stack = stacks[side];
+      const stack = typeof side === 'string' ? stacks[side] : side;
       if (!stack) throw new Error(`the ${side} service is not deployed in the twin (twin.deploy('${side}'))`);
       // By the name each service gives its machines: <service>-<stage>-<key in kebab case>.
       const suffix = `-${key.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()}`;
       const found = Object.values(stack.stateMachines).find((m) => m.name.endsWith(suffix));
       if (found) return found.arn;
       throw new Error(
-        `no state machine '${key}' in the ${side} stack (has: ${Object.values(stack.stateMachines)
+        `no state machine '${key}' in the ${stack.stackName} stack (has: ${Object.values(stack.stateMachines)
           .map((m) => m.name)
           .join(', ')})`,
       );
     },
     start(side, machine, input, name) {
+      const stack = typeof side === 'string' ? stacks[side] : side;
+      const account = stack?.account ?? accounts[side as Side];
       return sfn.startExecution(
-        { account: accounts[side] },
+        { account },
         { stateMachineArn: twin.machineArn(side, machine), name, input: JSON.stringify(input) },
       );
     },
@@ -202,8 +309,10 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       await lambda.stop();
       await moto.control.reset({ now: clock.now() / 1000 });
       for (const k of Object.keys(stacks)) delete stacks[k as Side];
+      deployments.length = 0;
       sfn.machines.clear();
       sfn.executions.clear();
+      iam.reset();
       lambda.invocations.length = 0;
       lambda.logs.length = 0;
       lambda.clearFaults();
@@ -213,6 +322,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       useClock(undefined);
       await lambda.stop();
       await host!.stop();
+      await proxy.stop();
       await moto.stop();
     },
   };

@@ -19,6 +19,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { accountClient, type Where } from './aws';
 import { CfnContext, type Physical } from './cfn';
+import { AccessDeniedError, type IamAuthorizer } from './iam';
 import type { LambdaFunction, LambdaService } from './lambda';
 import type { CfnTemplate, PackagedService } from './package';
 import type { AslDefinition, StateMachineRecord, StepFunctionsService } from './stepfunctions';
@@ -47,6 +48,8 @@ export interface ProvisionDeps {
   /** Rejects a definition as CreateStateMachine would (strict field names). */
   validateDefinition: (definition: AslDefinition, name: string) => void;
   rememberKey: (accessKeyId: string, account: string) => void;
+  /** IAM: roles, policies and Lambda permissions are registered here; trust and Subscribe are checked. */
+  iam?: IamAuthorizer;
 }
 
 type Props = Record<string, unknown>;
@@ -72,6 +75,31 @@ function order(template: CfnTemplate): string[] {
     }
   }
   return out;
+}
+
+/** The service must be able to assume the role (its trust policy), as CreateFunction and CreateStateMachine check. */
+async function assumable(
+  deps: ProvisionDeps,
+  roleArn: string,
+  service: string,
+  sourceArn: string,
+  failure: () => string,
+): Promise<void> {
+  const role = deps.iam?.roles.get(roleArn);
+  if (!deps.iam?.enabled || !role?.trust) return;
+  try {
+    await deps.iam.authorizeCheck(service, {
+      action: 'sts:AssumeRole',
+      resource: roleArn,
+      resourceAccount: role.account,
+      context: { 'aws:SourceAccount': sourceArn.split(':')[4]!, 'aws:SourceArn': sourceArn },
+      resourcePolicy: role.trust,
+      denial: 'sts',
+    });
+  } catch (e) {
+    if (!(e instanceof AccessDeniedError)) throw e;
+    throw new Error(`${failure()} ${e.message}`);
+  }
 }
 
 export async function provision(pkg: PackagedService, account: string, region: string, deps: ProvisionDeps) {
@@ -157,8 +185,29 @@ export async function provision(pkg: PackagedService, account: string, region: s
       case 'AWS::SNS::Subscription': {
         const topicArn = String(props.TopicArn);
         const topicAccount = topicArn.split(':')[4]!;
-        const topicSns = accountClient(SNSClient, { ...where, account: topicAccount });
-        if (topicAccount !== account) {
+        const topicRegion = topicArn.split(':')[3]!;
+        const topicSns = accountClient(SNSClient, { ...where, account: topicAccount, region: topicRegion });
+        if (topicAccount !== account && deps.iam?.enabled) {
+          // CloudFormation subscribes as the deploying principal of this account: the topic
+          // policy of the other account must let it.
+          try {
+            await deps.iam.authorize(`arn:aws:iam::${account}:role/twin-deployer`, {
+              service: 'sns',
+              operation: 'Subscribe',
+              input: { TopicArn: topicArn, Protocol: props.Protocol, Endpoint: props.Endpoint },
+              account,
+              region: topicRegion,
+            });
+          } catch (e) {
+            if (!(e instanceof AccessDeniedError)) throw e;
+            throw Object.assign(
+              new Error(
+                `stack ${stackName}: resource ${id} (AWS::SNS::Subscription) failed: ${e.Code}: ${e.message}`,
+              ),
+              { name: e.Code },
+            );
+          }
+        } else if (topicAccount !== account) {
           // Cross-account subscription: the topic must exist and its policy must allow us.
           const attrs = await topicSns
             .send(new GetTopicAttributesCommand({ TopicArn: topicArn }))
@@ -179,7 +228,7 @@ export async function provision(pkg: PackagedService, account: string, region: s
         let fn: string | undefined;
         if (protocol === 'lambda') {
           fn = endpoint.split(':').pop()!;
-          endpoint = `${deps.hostUrl}/sns/${account}/${fn}`;
+          endpoint = `${deps.hostUrl}/sns/${account}/${region}/${fn}`;
           protocol = 'http';
         }
         const sub = await topicSns.send(
@@ -249,7 +298,48 @@ export async function provision(pkg: PackagedService, account: string, region: s
       }
       case 'AWS::IAM::Role': {
         const name = physicalName(id, props.RoleName, 64);
-        set(id, { ref: name, attrs: { Arn: `arn:aws:iam::${account}:role/${name}`, RoleId: `AROA${id}` } });
+        const roleArn = `arn:aws:iam::${account}:role/${name}`;
+        const policies =
+          (props.Policies as Array<{ PolicyName: string; PolicyDocument: never }> | undefined) ?? [];
+        deps.iam?.registerRole({
+          arn: roleArn,
+          account,
+          origin: `${id} of stack ${stackName}`,
+          policies: policies.map((p) => ({ name: `${id}/${p.PolicyName}`, policy: p.PolicyDocument })),
+          trust: props.AssumeRolePolicyDocument as never,
+        });
+        set(id, { ref: name, attrs: { Arn: roleArn, RoleId: `AROA${id}` } });
+        break;
+      }
+      case 'AWS::IAM::Policy': {
+        for (const role of (props.Roles as string[] | undefined) ?? []) {
+          deps.iam?.attachPolicy(
+            `arn:aws:iam::${account}:role/${role}`,
+            `${id}/${String(props.PolicyName)}`,
+            props.PolicyDocument as never,
+          );
+        }
+        set(id, { ref: physicalName(id, undefined), attrs: {} });
+        break;
+      }
+      case 'AWS::Lambda::Permission': {
+        const fnArn = String(props.FunctionName).startsWith('arn:')
+          ? String(props.FunctionName)
+          : `arn:aws:lambda:${region}:${account}:function:${String(props.FunctionName)}`;
+        const principal = String(props.Principal);
+        const condition: Record<string, Record<string, string>> = {};
+        if (props.SourceArn) condition.ArnLike = { 'AWS:SourceArn': String(props.SourceArn) };
+        if (props.SourceAccount)
+          condition.StringEquals = { 'AWS:SourceAccount': String(props.SourceAccount) };
+        deps.iam?.addLambdaPermission(fnArn, {
+          Sid: id,
+          Effect: 'Allow',
+          Principal: principal.endsWith('.amazonaws.com') ? { Service: principal } : { AWS: principal },
+          Action: String(props.Action),
+          Resource: fnArn,
+          ...(Object.keys(condition).length ? { Condition: condition } : {}),
+        });
+        set(id, { ref: id, attrs: {} });
         break;
       }
       case 'AWS::Logs::LogGroup': {
@@ -268,6 +358,15 @@ export async function provision(pkg: PackagedService, account: string, region: s
           }),
         );
         deps.rememberKey(creds.Credentials!.AccessKeyId!, account);
+        deps.iam?.registerAccessKey(creds.Credentials!.AccessKeyId!, roleArn);
+        await assumable(
+          deps,
+          roleArn,
+          'lambda.amazonaws.com',
+          `arn:aws:lambda:${region}:${account}:function:${name}`,
+          () =>
+            `stack ${stackName}: resource ${id} (AWS::Lambda::Function) failed: InvalidParameterValueException: The role defined for the function cannot be assumed by Lambda.`,
+        );
         const fn: LambdaFunction = {
           name,
           arn: `arn:aws:lambda:${region}:${account}:function:${name}`,
@@ -306,6 +405,14 @@ export async function provision(pkg: PackagedService, account: string, region: s
         const definition = JSON.parse(String(raw)) as AslDefinition;
         deps.validateDefinition(definition, name);
         const arn = `arn:aws:states:${region}:${account}:stateMachine:${name}`;
+        await assumable(
+          deps,
+          String(props.RoleArn),
+          'states.amazonaws.com',
+          arn,
+          () =>
+            `stack ${stackName}: CreateStateMachine ${name} rejected: AccessDeniedException: Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.`,
+        );
         const record = deps.sfn.register({
           arn,
           name,

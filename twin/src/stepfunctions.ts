@@ -5,6 +5,7 @@
 // history as Step Functions records it (see HistoryEvent), on virtual times.
 import { type LibraryEventLogger, loadAsl, toLibraryRealm } from './asl-runtime';
 import type { VirtualClock } from './clock';
+import { executionNameProblem, failureProblem } from './limits';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -189,8 +190,9 @@ export class StepFunctionsService {
       );
     }
     const name = req.name ?? crypto.randomUUID();
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
-      throw new ServiceError('InvalidName', `Invalid Name: '${name}'`);
+    const nameProblem = executionNameProblem(name);
+    if (nameProblem) {
+      throw new ServiceError('InvalidName', `Invalid Name: '${name.slice(0, 100)}' (${nameProblem})`);
     }
     const input = req.input ?? '{}';
     let parsed: unknown;
@@ -289,6 +291,12 @@ export class StepFunctionsService {
         const inner = e.cause ?? e;
         exec.error = inner.name;
         exec.cause = inner.message;
+        // Inferred: a failure whose Error or Cause exceeds Step Functions' bounds fails the run as States.Runtime.
+        const tooLong = failureProblem(exec.error, exec.cause);
+        if (tooLong) {
+          exec.error = 'States.Runtime';
+          exec.cause = `The execution failed with an error Step Functions cannot report: ${tooLong}.`;
+        }
       }
     }
     exec.stopDate = this.clock.now();
