@@ -42,7 +42,12 @@ async function deploy(databases: string[], params: Record<string, string> = {}) 
   const source = await twin.deploy('source');
   const network = await createDestinationNetwork(twin);
   await twin.deploy('destination', {
-    params: { vpcSecurityGroupIds: network.securityGroupId, databases: databases.join(','), ...params },
+    params: {
+      vpcSecurityGroupIds: network.securityGroupId,
+      databases: databases.join(','),
+      sourceKmsKeyArn: source.outputs.KmsKeyArn!,
+      ...params,
+    },
   });
   for (const db of databases) await seedSecret(twin, secretNameOf(db));
   return source.outputs.KmsKeyArn!;
