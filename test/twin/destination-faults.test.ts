@@ -316,7 +316,11 @@ test('the secret lacks a required key: InvalidSecret naming the key, before anyt
 test('deleting one old replica fails: the run succeeds, the other old replica is deleted, the failure is reported and notified', async () => {
   // Two older replicas of this deployment beside the live one (as if from earlier runs).
   const { rds } = twin.aws('destination');
-  const old = ['orders-db-20251201t000000', 'orders-db-20251202t000000'] as const;
+  // named by the naming rule, so within the names this deployment's role may modify and delete
+  const old = [
+    replicaNameFor('2025-12-01T00:00:00.000Z'),
+    replicaNameFor('2025-12-02T00:00:00.000Z'),
+  ] as const;
   for (const [n, id] of old.entries()) {
     await rds.send(
       new CreateDBInstanceCommand({
@@ -631,7 +635,11 @@ describe('bad input to rollback ends in InvalidInput naming the field and change
     ['a target of the wrong type', { database: DATABASE, to: 3 }, "'to'"],
     ['dryRun of the wrong type', { database: DATABASE, to: 'previous', dryRun: 'yes' }, "'dryRun'"],
     ['an extra field', { database: DATABASE, to: 'previous', force: true }, 'database, to and dryRun'],
-    ['an unknown target replica', { database: DATABASE, to: 'orders-db-19990101t000000' }, "'to'"],
+    [
+      'an unknown target replica',
+      { database: DATABASE, to: replicaNameFor('1999-01-01T00:00:00.000Z') },
+      "'to'",
+    ],
     ['an invalid target identifier', { database: DATABASE, to: 'Not An Instance!' }, "'to'"],
     ['a target this deployment does not manage', { database: DATABASE, to: unmanaged }, "'to'"],
   ];
