@@ -7,6 +7,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { replicaPrefix } from '../../src/contracts/names';
 import { type DeployedStack, type ExecutionRecord, startTwin, type Twin } from '../../twin/src';
 import { createDestinationNetwork, createSourceDatabase, seedSecret } from '../../twin/src/fixtures';
 import { DATABASE, SECRET_NAME, TAG } from './helpers/destination';
@@ -62,11 +63,13 @@ async function replicate(): Promise<ExecutionRecord> {
 }
 
 test('two destination accounts subscribed to one source: one source run replicates into both', async () => {
-  await twin.deploy('source', { params: { destinationAccountIds: `${SECOND},${THIRD}` } });
+  const source = await twin.deploy('source', { params: { destinationAccountIds: `${SECOND},${THIRD}` } });
   const destinations: DeployedStack[] = [];
   for (const account of [SECOND, THIRD]) {
     await createDestinationNetwork(twin, 'replica-subnets', { account });
-    destinations.push(await twin.deploy('destination', { account }));
+    destinations.push(
+      await twin.deploy('destination', { account, params: { sourceKmsKeyArn: source.outputs.KmsKeyArn! } }),
+    );
     await seedSecret(twin, SECRET_NAME, {}, { account });
   }
 
@@ -87,7 +90,8 @@ test('two destination accounts subscribed to one source: one source run replicat
 test('two stages of the destination in one account: each keeps its own replicas, names and secret', async () => {
   const source = await twin.deploy('source');
   await createDestinationNetwork(twin);
-  const dev = await twin.deploy('destination');
+  const sourceKmsKeyArn = source.outputs.KmsKeyArn!;
+  const dev = await twin.deploy('destination', { params: { sourceKmsKeyArn } });
   await seedSecret(twin, SECRET_NAME);
   // The second stage cannot create rds-replica/orders-db again: it is given a secret of its own.
   const qaSecret = 'qa/orders-db';
@@ -104,6 +108,7 @@ test('two stages of the destination in one account: each keeps its own replicas,
       sourceRegion: twin.region,
       // By default a stage follows the source stage of its own name (rds-replica-source-qa).
       sourceTopicArn: source.outputs.ReplicationTopicArn!,
+      sourceKmsKeyArn,
       databases: DATABASE,
       dbInstanceClass: 'db.t4g.micro',
       dbSubnetGroupName: 'replica-subnets',
@@ -120,8 +125,14 @@ test('two stages of the destination in one account: each keeps its own replicas,
   expect(runsOf(qa).map((r) => r.status)).toEqual(['SUCCEEDED']);
   const devLive = await liveReplicaOf(dev);
   const qaLive = await liveReplicaOf(qa, qaSecret);
-  expect(devLive.id).toMatch(/^orders-db-\d{8}t\d{6}$/);
-  expect(qaLive.id).toMatch(/^qa-orders-db-\d{8}t\d{6}$/);
+  // Each name carries its own deployment's marker (src/contracts/names.ts), so neither stage can
+  // take the other's replicas for its own.
+  const devPrefix = replicaPrefix(undefined, DATABASE, 'rds-replica-destination-dev');
+  const qaPrefix = replicaPrefix('qa-{database}', DATABASE, 'rds-replica-destination-qa');
+  expect(devPrefix).toMatch(/^orders-db-rr[0-9a-f]{6}$/);
+  expect(qaPrefix).toMatch(/^qa-orders-db-rr[0-9a-f]{6}$/);
+  expect(devLive.id).toMatch(new RegExp(`^${devPrefix}-\\d{8}t\\d{6}$`));
+  expect(qaLive.id).toMatch(new RegExp(`^${qaPrefix}-\\d{8}t\\d{6}$`));
   expect(devLive.managedBy).toBe('rds-replica-destination-dev');
   expect(qaLive.managedBy).toBe('rds-replica-destination-qa');
   expect(twin.iam.denials).toEqual([]);
@@ -129,11 +140,13 @@ test('two stages of the destination in one account: each keeps its own replicas,
 
 test('a destination in another Region than the source: the copy crosses account and Region in one call', async () => {
   const region = 'eu-central-1';
-  await twin.deploy('source');
+  // The source lists the Region the destination copies into: only there may a destination account
+  // subscribe its trigger and use the shared key through RDS.
+  const source = await twin.deploy('source', { params: { destinationRegions: region } });
   await createDestinationNetwork(twin, 'replica-subnets', { region });
   const destination = await twin.deploy('destination', {
     region,
-    params: { region, sourceRegion: twin.region },
+    params: { region, sourceRegion: twin.region, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
   });
   await seedSecret(twin, SECRET_NAME, {}, { region });
 
@@ -150,4 +163,20 @@ test('a destination in another Region than the source: the copy crosses account 
   expect(live.arn).toBe(`arn:aws:rds:${region}:${SECOND}:db:${live.id}`);
   expect(live.status).toBe('available');
   expect(twin.iam.denials).toEqual([]);
+});
+
+test('a destination in a Region the source does not list in destinationRegions cannot subscribe its trigger', async () => {
+  const region = 'eu-central-1';
+  // destinationRegions empty: the destinations copy into the source's own Region only.
+  const source = await twin.deploy('source');
+  await createDestinationNetwork(twin, 'replica-subnets', { region });
+  await expect(
+    twin.deploy('destination', {
+      region,
+      params: { region, sourceRegion: twin.region, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
+    }),
+  ).rejects.toThrow(
+    /SourceTopicSubscription .*sns:Subscribe.*condition ArnLike sns:Endpoint \["arn:aws:lambda:eu-west-1:222222222222:function:rds-replica-destination-\*-trigger"\] not met/,
+  );
+  expect(twin.iam.denials.map((d) => d.action)).toContain('sns:Subscribe');
 });
