@@ -114,7 +114,8 @@ const scenarios: Scenario[] = [
     async run(twin) {
       const key = await twin.aws('source').kms.send(new CreateKeyCommand({ Description: 'instance key' }));
       await createSourceDatabase(twin, { id: DATABASE, encryption: key.KeyMetadata!.Arn! });
-      await twin.deploy('source');
+      // The operator lists the instance's key (the source role may use only listed keys).
+      await twin.deploy('source', { params: { sourceInstanceKmsKeyArns: key.KeyMetadata!.Arn! } });
       const exec = await twin.run('source', 'replicate', { databases: [DATABASE] });
       if (exec.status !== 'SUCCEEDED')
         throw new Error(`replicate ${exec.status}: ${exec.error}: ${exec.cause}`);
@@ -162,6 +163,33 @@ const scenarios: Scenario[] = [
         to: `${DATABASE}-20000101t000000`,
       });
       if (rollback.status !== 'FAILED') throw new Error(`rollback ${rollback.status}: expected a refusal`);
+    },
+  },
+  {
+    name: 'a rollback whose stopped target cannot start: it tells operations',
+    async run(twin) {
+      await setUpStory(twin);
+      for (let n = 0; n < 2; n++) {
+        const exec = await replicateOnce(twin);
+        if (exec.status !== 'SUCCEEDED')
+          throw new Error(`replicate ${exec.status}: ${exec.error}: ${exec.cause}`);
+        await twin.clock.advance(DAY_MS);
+        await twin.settle();
+      }
+      const target = (await replicaIds(twin))[0]!;
+      await twin.aws('destination').rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: target }));
+      await twin.clock.advance(HOUR_MS);
+      await twin.moto.control.addFault({
+        kind: 'error',
+        api: 'StartDBInstance',
+        service: 'rds',
+        code: 'InsufficientDBInstanceCapacity',
+        account: twin.accounts.destination,
+      });
+      const rollback = await twin.run('destination', 'rollback', { database: DATABASE, to: target });
+      await twin.moto.control.clearFaults();
+      if (rollback.status !== 'FAILED' || !/InsufficientDbInstanceCapacity/.test(String(rollback.error)))
+        throw new Error(`rollback ${rollback.status}: ${rollback.error}: ${rollback.cause}`);
     },
   },
   {

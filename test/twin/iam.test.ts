@@ -27,6 +27,7 @@ import {
   DEPLOYMENT_ID,
   eventsOf,
   instances,
+  replicaNameFor,
   replicateFromSource,
   replicateOnce,
   type Story,
@@ -111,7 +112,15 @@ describe('deploying the destination', () => {
 
 describe('a replication through both accounts', () => {
   beforeAll(async () => {
-    story = await setUpStory(twin);
+    // A source instance key the operator lists in sourceInstanceKmsKeyArns: the source role's
+    // GrantSourceKeysToRds and ReadSourceKeysThroughRds exist only for listed keys.
+    probes.sourceInstanceKey = (
+      await twin.aws('source').kms.send(new CreateKeyCommand({ Description: 'an instance key' }))
+    ).KeyMetadata!.Arn!;
+    probes.unlistedInstanceKey = (
+      await twin.aws('source').kms.send(new CreateKeyCommand({ Description: 'an unlisted key' }))
+    ).KeyMetadata!.Arn!;
+    story = await setUpStory(twin, {}, { sourceInstanceKmsKeyArns: probes.sourceInstanceKey });
   }, 120_000);
 
   beforeEach(() => {
@@ -329,8 +338,33 @@ describe('a replication through both accounts', () => {
   const replicaKey = () => story.destination.outputs.KmsKeyArn!;
   const topicKey = () => story.source.context.getAtt('TopicKey', 'Arn');
   const live = async () => String((await secretState(twin)).value.dbInstanceIdentifier);
+  /** A name this deployment's replicas may take (database, marker, time): only the tag decides. */
+  const futureReplica = () => replicaNameFor('2099-01-01T00:00:00Z');
+  const machine = (side: 'source' | 'destination', name: string) =>
+    `arn:aws:states:${region}:${twin.accounts[side]}:stateMachine:${twin.stacks[side]!.stackName}-${name}`;
+  /** states.amazonaws.com assuming a role for a state machine, against the role's trust policy. */
+  const assume = (role: string, context: Record<string, string>) =>
+    twin.iam.authorizeCheck('states.amazonaws.com', {
+      action: 'sts:AssumeRole',
+      resource: role,
+      resourceAccount: role.split(':')[4]!,
+      context,
+      resourcePolicy: twin.iam.roles.get(role)!.trust,
+      denial: 'sts',
+    });
+  const subscribe = (protocol: string, endpoint: string) =>
+    twin.iam.authorize(
+      probes.destinationSubscriber!,
+      call('source', 'sns', 'Subscribe', {
+        TopicArn: story.sourceTopicArn,
+        Protocol: protocol,
+        Endpoint: endpoint,
+      }),
+    );
+  const triggerArn = () =>
+    `arn:aws:lambda:${region}:${twin.accounts.destination}:function:${story.triggerFunction}`;
   const restoreInput = (managedBy: string) => ({
-    DBInstanceIdentifier: `${DATABASE}-20990101t000000`,
+    DBInstanceIdentifier: futureReplica(),
     DBSnapshotIdentifier: `${DEPLOYMENT_ID}-${DATABASE}-probe`,
     DBSubnetGroupName: story.subnetGroupName,
     Tags: [{ Key: TAG.managedBy, Value: managedBy }],
@@ -377,6 +411,13 @@ describe('a replication through both accounts', () => {
       because: /ReadSourceKeysThroughRds: condition StringEquals kms:ViaService/,
     },
     {
+      statement:
+        'source StateMachineRole ReadSourceKeysThroughRds (only the keys in sourceInstanceKmsKeyArns)',
+      allowed: () => kmsUse(S(), 'kms:Decrypt', probes.sourceInstanceKey!, viaRds),
+      refused: () => kmsUse(S(), 'kms:Decrypt', probes.unlistedInstanceKey!, viaRds),
+      because: /ReadSourceKeysThroughRds: resource does not match/,
+    },
+    {
       statement: 'source StateMachineRole EncryptTopicMessages (kms:ViaService sns)',
       allowed: () => kmsUse(S(), 'kms:GenerateDataKey', topicKey(), viaSns),
       refused: () => kmsUse(S(), 'kms:GenerateDataKey', topicKey(), viaRds),
@@ -410,24 +451,80 @@ describe('a replication through both accounts', () => {
     {
       statement: 'source StateMachineRole trust policy (aws:SourceAccount)',
       allowed: () =>
-        twin.iam.authorizeCheck('states.amazonaws.com', {
-          action: 'sts:AssumeRole',
-          resource: S(),
-          resourceAccount: twin.accounts.source,
-          context: { 'aws:SourceAccount': twin.accounts.source },
-          resourcePolicy: twin.iam.roles.get(S())!.trust,
-          denial: 'sts',
+        assume(S(), {
+          'aws:SourceAccount': twin.accounts.source,
+          'aws:SourceArn': machine('source', 'replicate'),
         }),
       refused: () =>
-        twin.iam.authorizeCheck('states.amazonaws.com', {
-          action: 'sts:AssumeRole',
-          resource: S(),
-          resourceAccount: twin.accounts.source,
-          context: { 'aws:SourceAccount': '333333333333' },
-          resourcePolicy: twin.iam.roles.get(S())!.trust,
-          denial: 'sts',
-        }),
+        assume(S(), { 'aws:SourceAccount': '333333333333', 'aws:SourceArn': machine('source', 'replicate') }),
       because: /condition StringEquals aws:SourceAccount \["111111111111"\] not met/,
+    },
+    {
+      statement: 'source StateMachineRole trust policy (aws:SourceArn: its two state machines only)',
+      allowed: () =>
+        assume(S(), {
+          'aws:SourceAccount': twin.accounts.source,
+          'aws:SourceArn': machine('source', 'replicate-database'),
+        }),
+      refused: () =>
+        assume(S(), {
+          'aws:SourceAccount': twin.accounts.source,
+          'aws:SourceArn': machine('source', 'someone-elses-machine'),
+        }),
+      because: /condition ArnLike aws:SourceArn .*stateMachine:rds-replica-source-dev-replicate.* not met/,
+    },
+    {
+      statement: 'destination ReplicateRole trust policy (aws:SourceArn: the replicate state machine only)',
+      allowed: () =>
+        assume(D(), {
+          'aws:SourceAccount': twin.accounts.destination,
+          'aws:SourceArn': machine('destination', 'replicate'),
+        }),
+      refused: () =>
+        assume(D(), {
+          'aws:SourceAccount': twin.accounts.destination,
+          'aws:SourceArn': machine('destination', 'rollback'),
+        }),
+      because:
+        /condition ArnLike aws:SourceArn \["arn:aws:states:eu-west-1:222222222222:stateMachine:rds-replica-destination-dev-replicate"\] not met/,
+    },
+    {
+      statement: 'destination RollbackRole trust policy (aws:SourceArn: the rollback state machine only)',
+      allowed: () =>
+        assume(R(), {
+          'aws:SourceAccount': twin.accounts.destination,
+          'aws:SourceArn': machine('destination', 'rollback'),
+        }),
+      refused: () =>
+        assume(R(), {
+          'aws:SourceAccount': twin.accounts.destination,
+          'aws:SourceArn': machine('destination', 'replicate'),
+        }),
+      because:
+        /condition ArnLike aws:SourceArn \["arn:aws:states:eu-west-1:222222222222:stateMachine:rds-replica-destination-dev-rollback"\] not met/,
+    },
+    {
+      statement: 'source key policy DestinationAccountsUseTheKey (kms:ViaService rds)',
+      allowed: () => kmsUse(probes.destinationAdmin!, 'kms:Decrypt', sharedKey(), viaRds),
+      refused: () => kmsUse(probes.destinationAdmin!, 'kms:Decrypt', sharedKey(), viaSns),
+      because:
+        /because no resource-based policy allows the kms:Decrypt action.*DestinationAccountsUseTheKey: condition StringEquals kms:ViaService/,
+    },
+    {
+      statement: 'source key policy DestinationAccountsGrantRdsOnly (kms:ViaService rds)',
+      allowed: () =>
+        kmsUse(probes.destinationAdmin!, 'kms:CreateGrant', sharedKey(), { ...viaRds, ...grantForRds }),
+      refused: () =>
+        kmsUse(probes.destinationAdmin!, 'kms:CreateGrant', sharedKey(), { ...viaSns, ...grantForRds }),
+      because:
+        /because no resource-based policy allows the kms:CreateGrant action.*DestinationAccountsGrantRdsOnly: condition StringEquals kms:ViaService/,
+    },
+    {
+      statement: 'source topic policy DestinationAccountsSubscribe (sns:Protocol lambda)',
+      allowed: () => subscribe('lambda', triggerArn()),
+      refused: () => subscribe('https', triggerArn()),
+      because:
+        /because no resource-based policy allows the sns:Subscribe action.*DestinationAccountsSubscribe: condition StringEquals sns:Protocol/,
     },
     {
       statement:
@@ -451,7 +548,7 @@ describe('a replication through both accounts', () => {
         twin.iam.authorize(
           D(),
           call('destination', 'rds', 'AddTagsToResource', {
-            ResourceName: `arn:aws:rds:${region}:${twin.accounts.destination}:db:${DATABASE}-20990101t000000`,
+            ResourceName: `arn:aws:rds:${region}:${twin.accounts.destination}:db:${futureReplica()}`,
             Tags: [{ Key: TAG.managedBy, Value: DEPLOYMENT_ID }],
           }),
         ),
@@ -459,7 +556,7 @@ describe('a replication through both accounts', () => {
         twin.iam.authorize(
           D(),
           call('destination', 'rds', 'AddTagsToResource', {
-            ResourceName: `arn:aws:rds:${region}:${twin.accounts.destination}:db:${DATABASE}-20990101t000000`,
+            ResourceName: `arn:aws:rds:${region}:${twin.accounts.destination}:db:${futureReplica()}`,
             Tags: [{ Key: TAG.managedBy, Value: 'someone-else' }],
           }),
         ),
@@ -525,7 +622,7 @@ describe('a replication through both accounts', () => {
 
   describe('every condition refuses the request that misses it', () => {
     beforeAll(async () => {
-      const { rds, kms } = twin.aws('source');
+      const { rds } = twin.aws('source');
       probes.untagged = `${'rds-replica-source-dev'}-probe-untagged`;
       probes.tagged = `${'rds-replica-source-dev'}-probe-tagged`;
       await rds.send(
@@ -541,16 +638,16 @@ describe('a replication through both accounts', () => {
           Tags: [{ Key: TAG.managedBy, Value: 'rds-replica-source-dev' }],
         }),
       );
-      probes.sourceInstanceKey = (await kms.send(new CreateKeyCommand({ Description: 'an instance key' })))
-        .KeyMetadata!.Arn!;
       probes.destinationAdmin = probeRole(twin.accounts.destination, 'kms-admin', ['kms:*']);
       probes.sourcePublisher = probeRole(twin.accounts.source, 'publisher', [
         'sns:Publish',
         'kms:GenerateDataKey*',
         'kms:Decrypt',
       ]);
-      // An instance named like a replica that this deployment did not create (no managed-by tag).
-      probes.untaggedReplica = `${DATABASE}-20000101t000000`;
+      // An instance named like this deployment's replicas (its marker) that it did not create (no
+      // managed-by tag): only the tag condition tells it apart.
+      probes.untaggedReplica = replicaNameFor('2000-01-01T00:00:00Z');
+      probes.destinationSubscriber = probeRole(twin.accounts.destination, 'subscriber', ['sns:Subscribe']);
       await twin.aws('destination').rds.send(
         new CreateDBInstanceCommand({
           DBInstanceIdentifier: probes.untaggedReplica,
