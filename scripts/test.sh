@@ -49,7 +49,9 @@ npx --no-install jest --ci --bail test/template
 
 step "offline twin end-to-end tests (jest test/twin)"
 if npx --no-install tsx twin/src/moto.ts --check; then
-  npx --no-install jest --ci --bail --runInBand test/twin
+  # Two workers: each test file starts its own moto and twin host on free ports; packaging is
+  # serialised between workers (twin/src/package.ts), so the two cores are both used.
+  npx --no-install jest --ci --bail --maxWorkers=2 test/twin
 else
   missing "moto 5.2 (moto_server)" "pip install 'moto[server]==5.2.1'"
 fi

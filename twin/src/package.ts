@@ -81,11 +81,15 @@ export function packageService(
       // osls writes .serverless/ in the project before moving the package: one at a time.
       const release = await lock(join(ROOT, 'dist', '.package-lock'));
       try {
-        await run(join(ROOT, 'node_modules', '.bin', 'sls'), args, {
-          cwd: ROOT,
-          env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
-          maxBuffer: 16 * 1024 * 1024,
-        });
+        // another process (a Jest worker) may have packaged the same variant while this one waited
+        const packagedMeanwhile = existsSync(templatePath) && statSync(templatePath).mtimeMs > newestInput();
+        if (!packagedMeanwhile) {
+          await run(join(ROOT, 'node_modules', '.bin', 'sls'), args, {
+            cwd: ROOT,
+            env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+            maxBuffer: 16 * 1024 * 1024,
+          });
+        }
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string; message: string };
         throw new Error(
