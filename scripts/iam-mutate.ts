@@ -52,8 +52,12 @@ const UNREACHABLE: Record<string, string> = {
   'TriggerRole/trigger/SendFailedEventsToTheQueue':
     "Lambda sends a failed event to the on-failure queue with the function's role; the twin's Lambda sends it with its own client",
   'StateMachineRole/replicate/SendTraces': 'X-Ray tracing (tracingEnabled=true) is not modelled by the twin',
-  'ReplicateScheduleToStepFunctionsRole/dev-eu-west-1-rds-replica-source-replicate-schedule/0':
+  'ScheduleRole/start-replicate/StartTheScheduledRun':
     'EventBridge starts `replicate` on the schedule with this role; the twin records the schedule but does not fire it (tests start runs as `sls invoke stepf` does)',
+  'ReplicateRole/replicate/LetRdsCreateItsServiceLinkedRole':
+    "RDS creates AWSServiceRoleForRDS at an account's first RDS resource with the caller's permission; the twin's accounts behave as if the role existed (moto models no service-linked roles)",
+  'resource policy/CloudWatchAlarmsOfThisAccountPublish':
+    'CloudWatch alarms publishing to the encrypted operations topic: the twin models no CloudWatch alarms (the key policy statement is checked by the template tests)',
   'resource policy/AccountAdministersTheKey':
     "the key policy's grant to its own account root: KMS needs it for every use by the account's roles (removing it refuses every use of the key; the twin evaluates that, but administration itself is done by no scenario)",
 };
