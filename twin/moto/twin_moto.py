@@ -496,6 +496,36 @@ def is_default_rds_key(key_arn: str | None) -> bool:
 # --------------------------------------------------------------------------------------------
 # Installation (monkey patches)
 # --------------------------------------------------------------------------------------------
+# Tag a fixture may put on a new security group to choose its id (twin only). Fixtures use it so
+# that the id, a package-time parameter of the destination service, is the same in every test and
+# the packaged variant is reused instead of packaged again.
+FIXED_GROUP_ID_TAG = "twin:group-id"
+
+
+def install_fixed_security_group_ids() -> None:
+    import moto.ec2.models.security_groups as sg
+
+    orig_random = sg.random_security_group_id
+    orig_create = sg.SecurityGroupBackend.create_security_group
+    requested: list[str] = []
+
+    def random_security_group_id() -> str:
+        return requested.pop() if requested else orig_random()
+
+    def create_security_group(self: Any, name: str, description: str, vpc_id: Any = None, tags: Any = None, **kw: Any) -> Any:
+        wanted = (tags or {}).get(FIXED_GROUP_ID_TAG)
+        # a second group asking for a taken id gets a random one, as without the tag
+        if wanted and not any(wanted in groups for groups in self.groups.values()):
+            requested.append(wanted)
+        try:
+            return orig_create(self, name, description, vpc_id=vpc_id, tags=tags, **kw)
+        finally:
+            requested.clear()
+
+    sg.random_security_group_id = random_security_group_id
+    sg.SecurityGroupBackend.create_security_group = create_security_group
+
+
 _installed = False
 
 
@@ -511,6 +541,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     m.utcnow = virtual_utcnow
+    install_fixed_security_group_ids()
 
     RDSBackend = m.RDSBackend
     DBSnapshot = m.DBSnapshot

@@ -49,6 +49,9 @@ export async function createSourceDatabase(twin: Twin, db: SourceDatabase): Prom
   );
 }
 
+/** The id the fixture's replica security group gets in every account and Region of the twin. */
+export const FIXTURE_SECURITY_GROUP_ID = 'sg-0f1e2d3c4b5a69788';
+
 /** VPC, two subnets, a security group and the DB subnet group the destination restores into. */
 export async function createDestinationNetwork(
   twin: Twin,
@@ -72,11 +75,19 @@ export async function createDestinationNetwork(
     );
     subnets.push(s.Subnet!.SubnetId!);
   }
+  // The id is fixed (the twin honours the tag): it is a package-time parameter of the destination,
+  // so every test then reuses one packaged variant instead of packaging its own.
   const sg = await ec2.send(
     new CreateSecurityGroupCommand({
       GroupName: 'replica-db',
       Description: 'replica databases',
       VpcId: vpcId,
+      TagSpecifications: [
+        {
+          ResourceType: 'security-group',
+          Tags: [{ Key: 'twin:group-id', Value: FIXTURE_SECURITY_GROUP_ID }],
+        },
+      ],
     }),
   );
   await twin.aws(at.account ?? 'destination', region).rds.send(
