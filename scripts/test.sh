@@ -44,16 +44,16 @@ else
   missing cfn-lint "pip install 'cfn-lint==1.51.0'"
 fi
 
-step "template tests (jest test/template)"
-npx --no-install jest --ci --bail test/template
-
-step "offline twin end-to-end tests (jest test/twin)"
+# Template and twin tests run in one Jest run on two workers: each twin test file starts its own
+# moto and twin host on free ports, and packaging (most of the template tests' time) is serialised
+# between workers (twin/src/package.ts), so one worker runs twin scenarios while the other packages.
 if npx --no-install tsx twin/src/moto.ts --check; then
-  # Two workers: each test file starts its own moto and twin host on free ports; packaging is
-  # serialised between workers (twin/src/package.ts), so the two cores are both used.
-  npx --no-install jest --ci --bail --maxWorkers=2 test/twin
+  step "template tests and offline twin end-to-end tests (jest test/template test/twin)"
+  npx --no-install jest --ci --bail --maxWorkers=2 test/template test/twin
 else
   missing "moto 5.2 (moto_server)" "pip install 'moto[server]==5.2.1'"
+  step "template tests (jest test/template)"
+  npx --no-install jest --ci --bail test/template
 fi
 
 printf '\nAll checks passed in %ss.\n' "$(( $(date +%s) - started ))"
