@@ -29,7 +29,7 @@ import {
   polls,
   stateTransitions,
 } from '../twin/src/metrics';
-import { ROOT } from '../twin/src/package';
+import { packageService, ROOT } from '../twin/src/package';
 import type { AslDefinition } from '../twin/src/stepfunctions';
 
 const PHASES = [
@@ -131,6 +131,21 @@ async function prepareBaseline(twin: Twin) {
   zip.addLocalFile(join(dir, 'handler.js'));
   zip.writeZip(join(dir, 'checker.zip'));
   const account = twin.accounts.source;
+  // The baseline stands for the pattern's sample, not for this product: its roles may do anything
+  // (the twin evaluates IAM for every principal, so they must exist there).
+  for (const role of ['baseline', 'baseline-checker']) {
+    twin.iam.registerRole({
+      arn: `arn:aws:iam::${account}:role/${role}`,
+      account,
+      origin: 'the benchmark baseline',
+      policies: [
+        {
+          name: 'all',
+          policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+        },
+      ],
+    });
+  }
   const where = { endpoint: twin.moto.url, account, region: twin.region };
   const creds = await accountClient(STSClient, where).send(
     new AssumeRoleCommand({
@@ -166,7 +181,7 @@ async function prepareBaseline(twin: Twin) {
     name: 'baseline',
     account,
     region: twin.region,
-    roleArn: 'baseline',
+    roleArn: `arn:aws:iam::${account}:role/baseline`,
     definition,
   });
   return { machineArn, checker: arn, keyId: key.KeyMetadata!.Arn! };
@@ -405,11 +420,12 @@ async function scale(twin: Twin) {
   if (concurrent > 5) misses.push(`scale: ${concurrent} iterations ran at once, maxConcurrency is 5`);
 }
 
-function sizes(twin: Twin) {
+async function sizes(twin: Twin) {
   out();
   out('## 3. Lambda bundles (dist/destination-dev) and cold import');
   out();
-  const dir = join(ROOT, 'dist', 'destination-dev');
+  // the stage's own package, made here if nothing made it yet (a fresh clone)
+  const { dir } = await packageService('destination', 'dev');
   const cold = new Map<string, number>();
   for (const inv of twin.lambda.invocations) {
     if (inv.coldStartMs !== undefined && !cold.has(inv.function)) cold.set(inv.function, inv.coldStartMs);
@@ -439,7 +455,7 @@ async function main() {
   const twin = await startTwin();
   try {
     await polling(twin);
-    sizes(twin);
+    await sizes(twin);
     await scale(twin);
   } finally {
     await twin.stop();
