@@ -15,6 +15,7 @@
  */
 
 import { show as quote } from '../lib/errors';
+import contract from './contract.json';
 import { normaliseDbInstanceIdentifier } from './db-identifier';
 import schema from './replication-message.schema.json';
 import { parseDateTime } from './time';
@@ -65,16 +66,8 @@ interface PropertyRule {
   format?: 'date-time';
 }
 
-const SUPPORTED = new Set([
-  'description',
-  'const',
-  'type',
-  'enum',
-  'pattern',
-  'allOf',
-  'maxLength',
-  'format',
-]);
+// The schema keywords this parser and the generated Choice rules (message-rules.js) both read.
+const SUPPORTED = new Set<string>(contract.messageSchemaKeywords);
 
 // JSON Schema patterns are ECMA-262 and unanchored; ajv compiles them with the `u` flag
 const regex = (pattern: unknown, where: string): RegExp => {

@@ -32,6 +32,7 @@
 
 const { settings } = require('../../config/destination-params.js');
 const schema = require('../../src/contracts/replication-message.schema.json');
+const contract = require('../../src/contracts/contract.json');
 
 // Patterns whose meaning depends on the deployment: translated with the configured values.
 const SNAPSHOT_ARN_PREFIX = '^arn:(aws|aws-cn|aws-us-gov):rds:[a-z0-9-]+:[0-9]{12}:snapshot:[a-z]';
@@ -94,16 +95,8 @@ function fieldsOf() {
   }
   return names.map((name) => {
     const p = schema.properties[name];
-    const known = new Set([
-      'description',
-      'const',
-      'type',
-      'enum',
-      'pattern',
-      'allOf',
-      'maxLength',
-      'format',
-    ]);
+    // the keywords the trigger's parser reads too (src/contracts/message.ts)
+    const known = new Set(contract.messageSchemaKeywords);
     for (const k of Object.keys(p)) {
       if (!known.has(k)) throw new Error(`message-rules.js: keyword '${k}' of '${name}' is not translated`);
     }
