@@ -3,8 +3,17 @@
 // CloudFormation templates and Lambda zips that `sls deploy` would upload.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 export type Side = 'source' | 'destination';
@@ -78,14 +87,18 @@ export function packageService(
     if (!fresh) {
       const args = ['package', '--config', `serverless.${side}.yml`, '--stage', stage, '--package', dir];
       for (const k of Object.keys(params).sort()) args.push(`--param=${k}=${params[k]}`);
-      // osls writes .serverless/ in the project before moving the package: one at a time.
-      const release = await lock(join(ROOT, 'dist', '.package-lock'));
+      // One packaging of a variant at a time (Jest workers may ask for the same one); different
+      // variants package in parallel, each in its own copy of the service (see workCopy).
+      const release = await lock(`${dir}.lock`);
+      let work: string | undefined;
       try {
-        // another process (a Jest worker) may have packaged the same variant while this one waited
+        // another process may have packaged the same variant while this one waited
         const packagedMeanwhile = existsSync(templatePath) && statSync(templatePath).mtimeMs > newestInput();
         if (!packagedMeanwhile) {
+          work = workCopy(basename(dir));
+          rmSync(dir, { recursive: true, force: true });
           await run(join(ROOT, 'node_modules', '.bin', 'sls'), args, {
-            cwd: ROOT,
+            cwd: work,
             env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
             maxBuffer: 16 * 1024 * 1024,
           });
@@ -96,6 +109,7 @@ export function packageService(
           `sls ${args.join(' ')} failed:\n${(e.stdout ?? '') + (e.stderr ?? '') || e.message}`.trim(),
         );
       } finally {
+        if (work) rmSync(work, { recursive: true, force: true });
         release();
       }
     }
@@ -105,6 +119,35 @@ export function packageService(
   inFlight.set(dir, job);
   job.catch(() => inFlight.delete(dir));
   return job;
+}
+
+/** What `sls package` reads; a work copy has these and a link to node_modules. */
+const SERVICE_INPUTS = [
+  'serverless.source.yml',
+  'serverless.destination.yml',
+  'statemachines',
+  'config',
+  'src',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+];
+
+/**
+ * A private copy of the service to package from. osls stages its output in the service's
+ * .serverless/ folder and serverless-esbuild builds in .esbuild/, so two packagings of one folder
+ * at once overwrite each other; in separate copies they run in parallel. The inputs are copied,
+ * not linked, so that bundles name their sources by the same relative paths (byte-identical zips).
+ */
+function workCopy(name: string): string {
+  const work = join(ROOT, 'dist', '.work', `${name}-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  for (const f of SERVICE_INPUTS) {
+    if (existsSync(join(ROOT, f))) cpSync(join(ROOT, f), join(work, f), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');
+  return work;
 }
 
 /** A lock between processes (Jest workers): a directory, stale after two minutes. */
