@@ -526,6 +526,37 @@ def install_fixed_security_group_ids() -> None:
     sg.SecurityGroupBackend.create_security_group = create_security_group
 
 
+# Tag the twin's deployer puts on a stack's new KMS key to choose its id (twin only, removed before
+# the key is stored): a stack deployed again in a new twin gets the same key ARN, so a package-time
+# parameter that names it (the destination's sourceKmsKeyArn) reuses the packaged variant.
+FIXED_KEY_ID_TAG = "twin:key-id"
+
+
+def install_fixed_key_ids() -> None:
+    import moto.kms.models as kms
+
+    orig_generate = kms.generate_key_id
+    orig_create = kms.KmsBackend.create_key
+    requested: list[str] = []
+
+    def generate_key_id(multi_region: bool = False) -> str:
+        return requested.pop() if requested else orig_generate(multi_region)
+
+    def create_key(self: Any, policy: Any, key_usage: Any, key_spec: Any, description: Any, tags: Any, *a: Any, **kw: Any) -> Any:
+        wanted = next((t["TagValue"] for t in tags or [] if t.get("TagKey") == FIXED_KEY_ID_TAG), None)
+        rest = [t for t in tags or [] if t.get("TagKey") != FIXED_KEY_ID_TAG]
+        # a key asking for a taken id gets a random one, as without the tag
+        if wanted and wanted not in self.keys:
+            requested.append(wanted)
+        try:
+            return orig_create(self, policy, key_usage, key_spec, description, rest, *a, **kw)
+        finally:
+            requested.clear()
+
+    kms.generate_key_id = generate_key_id
+    kms.KmsBackend.create_key = create_key
+
+
 _installed = False
 
 
@@ -542,6 +573,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
 
     m.utcnow = virtual_utcnow
     install_fixed_security_group_ids()
+    install_fixed_key_ids()
 
     RDSBackend = m.RDSBackend
     DBSnapshot = m.DBSnapshot

@@ -3,6 +3,7 @@
 // (Lambda functions, state machines), in dependency order, in the stack's account. `Ref`,
 // `Fn::GetAtt` and `Fn::Sub` then resolve to these resources, so definitions and environment
 // variables carry the twin's ARNs exactly where the real ones would be.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -102,6 +103,17 @@ async function assumable(
   }
 }
 
+/**
+ * A stack's key gets an id derived from where it is and its logical id, so that it has the same ARN
+ * in every twin: a parameter that names it (the destination's sourceKmsKeyArn) then keeps the
+ * packaged variant the same, and the package is reused instead of made again for each test file.
+ * moto takes the id from a twin-only tag (twin/moto/twin_moto.py, install_fixed_key_ids).
+ */
+function stableKeyId(account: string, region: string, stackName: string, logicalId: string): string {
+  const h = createHash('sha256').update(`${account}/${region}/${stackName}/${logicalId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 export async function provision(pkg: PackagedService, account: string, region: string, deps: ProvisionDeps) {
   const state = JSON.parse(readFileSync(join(pkg.dir, 'serverless-state.json'), 'utf8')) as {
     service: { service: string };
@@ -145,6 +157,8 @@ export async function provision(pkg: PackagedService, account: string, region: s
             Description: props.Description as string,
             Policy: props.KeyPolicy ? JSON.stringify(props.KeyPolicy) : undefined,
             BypassPolicyLockoutSafetyCheck: true,
+            // twin only: the same key id whenever this stack is deployed (see stableKeyId)
+            Tags: [{ TagKey: 'twin:key-id', TagValue: stableKeyId(account, region, stackName, id) }],
           }),
         );
         const meta = key.KeyMetadata!;
