@@ -26,6 +26,10 @@
 //                            the ARN's fixed prefix and last character rule out empty parts)
 //   format date-time         IsTimestamp, plus the calendar (no 30 February, no 31 April, 29 February
 //                            only in leap years) which IsTimestamp does not check offline
+// An optional field (in `properties`, not in `required`) is checked after the required ones, only
+// when present, by a Choice, a Pass that measures it and a Choice of its rules of its own (a rule or
+// an intrinsic function must never read a missing field). Unknown fields are found by counting: a
+// message has no more values than required fields plus the optional fields it has.
 // `?` never appears in a StringMatches pattern: Step Functions treats it as a literal, the offline
 // executor as a wildcard. The fields the configuration pins (account, Region, database, the snapshot
 // ARN's partition, Region and account) are compared with the configured values, as the trigger does.
@@ -41,6 +45,8 @@ const SNAPSHOT_ARN_PREFIX = '^arn:(aws|aws-cn|aws-us-gov):rds:[a-z0-9-]+:[0-9]{1
 // partition, src/contracts/message.ts).
 const PARTITIONS = ['#{AWS::Partition}'];
 const CONFIGURED = new Set(['sourceAccountId', 'sourceRegion', 'sourceDbInstanceIdentifier']);
+// Unknown fields are counted per combination of optional fields present (2^n rules): keep n small.
+const MAX_OPTIONAL_FIELDS = 3;
 
 /** `a-z0-9._-` -> ['a', ..., 'z', '0', ..., '9', '.', '_', '-']. */
 function expand(set) {
@@ -89,9 +95,14 @@ function fieldsOf() {
     throw new Error('message-rules.js expects a closed object schema');
   }
   const names = Object.keys(schema.properties);
-  if (names.length !== schema.required.length || names.some((n) => !schema.required.includes(n))) {
-    // "Are The Fields Known?" counts values: it needs every field to be required.
-    throw new Error('message-rules.js expects every property of the message to be required');
+  if (schema.required.some((n) => !names.includes(n))) {
+    throw new Error('message-rules.js: a required field of the message has no property');
+  }
+  const optional = names.filter((n) => !schema.required.includes(n));
+  if (optional.length > MAX_OPTIONAL_FIELDS) {
+    throw new Error(
+      `message-rules.js counts unknown fields for at most ${MAX_OPTIONAL_FIELDS} optional fields`,
+    );
   }
   return names.map((name) => {
     const p = schema.properties[name];
@@ -117,8 +128,12 @@ function fieldsOf() {
         .filter((x) => x !== undefined)
         .every((x) => new RegExp(x, 'u').test(value)) &&
       (p.enum === undefined || p.enum.includes(value));
+    if (optional.includes(name) && (p.const !== undefined || CONFIGURED.has(name) || p.type !== 'string')) {
+      throw new Error(`message-rules.js: optional field '${name}' must be a string without const`);
+    }
     return {
       name,
+      optional: optional.includes(name),
       description: p.description,
       const: p.const,
       string: p.type === 'string',
@@ -169,9 +184,13 @@ async function validationBranch(ctx) {
     sourceDbInstanceIdentifier: `a database this deployment replicates, in lower case (configured: ${s.databasesCsv}; parameter databases)`,
   };
 
+  const required = fields.filter((f) => !f.optional);
+  const optional = fields.filter((f) => f.optional);
+  const arnPrefixes = PARTITIONS.map((p) => `arn:${p}:rds:${s.sourceRegion}:${s.sourceAccountId}:snapshot:`);
+
   // 1. Presence and types: nothing below may apply an intrinsic function to a missing field or a non-string.
   const typeRules = [];
-  for (const f of fields) {
+  for (const f of required) {
     const v = `$.${f.name}`;
     typeRules.push({ Not: { Variable: v, IsPresent: true }, Next: reject(f.name) });
     if (typeof f.const === 'number') {
@@ -193,97 +212,82 @@ async function validationBranch(ctx) {
 
   // 2. What only intrinsic functions can tell: characters outside a set, number of parts, extra fields.
   const measure = { 'message.$': '$', 'fields.$': '$.*' };
-  for (const f of fields) {
-    for (const c of f.checks) {
-      if (c.kind === 'charset') {
-        measure[`outside_${f.name}.$`] =
-          `States.ArrayLength(States.StringSplit($.${f.name}, '${c.set.join('')}'))`;
-      } else if (c.kind === 'parts') {
-        measure[`parts_${f.name}.$`] =
-          `States.ArrayLength(States.StringSplit($.${f.name}, '${c.separator}'))`;
-      }
-    }
-  }
+  for (const f of required) Object.assign(measure, measurements(f, '$'));
   states['Measure The Fields'] = { Type: 'Pass', Parameters: measure, Next: 'Are The Fields Well Formed?' };
 
-  // 3. The rules themselves, each leading to the Fail state of its field.
-  const rules = [{ Variable: `$.fields[${fields.length}]`, IsPresent: true, Next: 'Reject Unknown Fields' }];
-  const arnPrefixes = PARTITIONS.map((p) => `arn:${p}:rds:${s.sourceRegion}:${s.sourceAccountId}:snapshot:`);
-  for (const f of fields) {
+  // 3. The rules themselves, each leading to the Fail state of its field. More values than required
+  // fields plus the optional fields present: a field the schema does not define.
+  const rules = [
+    {
+      Variable: `$.fields[${required.length + optional.length}]`,
+      IsPresent: true,
+      Next: 'Reject Unknown Fields',
+    },
+  ];
+  for (let mask = 0; mask < 2 ** optional.length - 1; mask++) {
+    const present = optional.filter((_, i) => mask & (2 ** i));
+    rules.push({
+      And: [
+        ...optional.map((o) =>
+          present.includes(o)
+            ? { Variable: `$.message.${o.name}`, IsPresent: true }
+            : { Not: { Variable: `$.message.${o.name}`, IsPresent: true } },
+        ),
+        { Variable: `$.fields[${required.length + present.length}]`, IsPresent: true },
+      ],
+      Next: 'Reject Unknown Fields',
+    });
+  }
+  for (const f of required) {
     const v = `$.message.${f.name}`;
-    const next = reject(f.name);
     if (configured[f.name]) {
       rules.push({
         Not: anyOf(configured[f.name].map((x) => ({ Variable: v, StringEquals: x }))),
-        Next: next,
+        Next: reject(f.name),
       });
     }
-    if (f.enum) {
-      rules.push({ Not: anyOf(f.enum.map((x) => ({ Variable: v, StringEquals: x }))), Next: next });
-    }
-    for (const c of f.checks) {
-      switch (c.kind) {
-        case 'charset':
-          rules.push({ Variable: `$.outside_${f.name}`, NumericGreaterThan: 0, Next: next });
-          break;
-        case 'parts':
-          rules.push({ Not: { Variable: `$.parts_${f.name}`, NumericEquals: c.count }, Next: next });
-          break;
-        case 'first':
-          rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `${x}*` }))), Next: next });
-          break;
-        case 'last':
-          rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `*${x}` }))), Next: next });
-          break;
-        case 'suffix':
-          rules.push({ Not: { Variable: v, StringMatches: `*${c.text}` }, Next: next });
-          break;
-        case 'forbidden':
-          rules.push({ Variable: v, StringMatches: `*${c.text}*`, Next: next });
-          break;
-        case 'snapshotArnPrefix':
-          // the configured partition-neutral prefix, then a letter first (the other characters the
-          // character set allows are digits, ':' and '-')
-          rules.push({
-            Not: anyOf(arnPrefixes.map((p) => ({ Variable: v, StringMatches: `${p}*` }))),
-            Next: next,
-          });
-          rules.push({
-            Or: arnPrefixes.flatMap((p) =>
-              [...'0123456789:-'].map((x) => ({ Variable: v, StringMatches: `${p}${x}*` })),
-            ),
-            Next: next,
-          });
-          break;
-        default:
-          throw new Error(`message-rules.js: unknown check ${c.kind}`);
-      }
-    }
-    if (f.format === 'date-time') {
-      rules.push({ Not: { Variable: v, IsTimestamp: true }, Next: next });
-      rules.push({
-        Or: SHORT_MONTH_DAYS.map((d) => ({ Variable: v, StringMatches: `*-${d}T*` })),
-        Next: next,
-      });
-      rules.push({
-        And: [
-          { Variable: v, StringMatches: '*-02-29T*' },
-          { Not: { Or: leapYearPatterns().map((p) => ({ Variable: v, StringMatches: p })) } },
-        ],
-        Next: next,
-      });
-    } else if (f.format !== undefined) {
-      throw new Error(`message-rules.js: format '${f.format}' of '${f.name}' is not translated`);
-    }
+    rules.push(...fieldRules(f, v, '$', arnPrefixes));
   }
-  states['Are The Fields Well Formed?'] = { Type: 'Choice', Choices: rules, Default: 'Keep The Message' };
+  const firstOptional = (i) =>
+    i < optional.length ? `Is The Field ${optional[i].name} There?` : 'Keep The Message';
+  states['Are The Fields Well Formed?'] = { Type: 'Choice', Choices: rules, Default: firstOptional(0) };
+
+  // 4. Each optional field, only when present: type, measurements, rules.
+  for (const [i, f] of optional.entries()) {
+    const v = `$.message.${f.name}`;
+    const measured = `$.measured_${f.name}`;
+    const m = measurements(f, '$.message');
+    const wellFormed = `Is The Field ${f.name} Well Formed?`;
+    states[firstOptional(i)] = {
+      Type: 'Choice',
+      Choices: [
+        { Not: { Variable: v, IsPresent: true }, Next: firstOptional(i + 1) },
+        { Not: { Variable: v, IsString: true }, Next: reject(f.name) },
+        ...(f.acceptsEmpty ? [] : [{ Variable: v, StringEquals: '', Next: reject(f.name) }]),
+      ],
+      Default: Object.keys(m).length > 0 ? `Measure The Field ${f.name}` : wellFormed,
+    };
+    if (Object.keys(m).length > 0) {
+      states[`Measure The Field ${f.name}`] = {
+        Type: 'Pass',
+        Parameters: m,
+        ResultPath: measured,
+        Next: wellFormed,
+      };
+    }
+    const fieldChecks = fieldRules(f, v, measured, arnPrefixes);
+    states[wellFormed] =
+      fieldChecks.length > 0
+        ? { Type: 'Choice', Choices: fieldChecks, Default: firstOptional(i + 1) }
+        : { Type: 'Pass', Next: firstOptional(i + 1) };
+  }
   states['Keep The Message'] = { Type: 'Pass', OutputPath: '$.message', End: true };
 
   for (const f of fields) {
     states[reject(f.name)] = {
       Type: 'Fail',
       Error: 'InvalidInput',
-      Cause: `field '${f.name}' is missing or not ${causes[f.name] ?? f.description} (replication message version ${schema.properties.version.const}, src/contracts/replication-message.schema.json)`,
+      Cause: `field '${f.name}' is ${f.optional ? '' : 'missing or '}not ${causes[f.name] ?? f.description} (replication message version ${schema.properties.version.const}, src/contracts/replication-message.schema.json)`,
     };
   }
   states['Reject Unknown Fields'] = {
@@ -292,6 +296,84 @@ async function validationBranch(ctx) {
     Cause: `the message has fields that version ${schema.properties.version.const} does not define (allowed: ${fields.map((f) => f.name).join(', ')})`,
   };
   return { StartAt: 'Are The Fields There With The Right Types?', States: states };
+}
+
+/** The Parameters entries measuring field `f` of the object at `at` (intrinsic functions). */
+function measurements(f, at) {
+  const out = {};
+  for (const c of f.checks) {
+    if (c.kind === 'charset') {
+      out[`outside_${f.name}.$`] =
+        `States.ArrayLength(States.StringSplit(${at}.${f.name}, '${c.set.join('')}'))`;
+    } else if (c.kind === 'parts') {
+      out[`parts_${f.name}.$`] = `States.ArrayLength(States.StringSplit(${at}.${f.name}, '${c.separator}'))`;
+    }
+  }
+  return out;
+}
+
+/** The Choice rules of field `f` (value at `v`, its measurements under `measured`), each to its Fail state. */
+function fieldRules(f, v, measured, arnPrefixes) {
+  const next = reject(f.name);
+  const rules = [];
+  if (f.enum) {
+    rules.push({ Not: anyOf(f.enum.map((x) => ({ Variable: v, StringEquals: x }))), Next: next });
+  }
+  for (const c of f.checks) {
+    switch (c.kind) {
+      case 'charset':
+        rules.push({ Variable: `${measured}.outside_${f.name}`, NumericGreaterThan: 0, Next: next });
+        break;
+      case 'parts':
+        rules.push({ Not: { Variable: `${measured}.parts_${f.name}`, NumericEquals: c.count }, Next: next });
+        break;
+      case 'first':
+        rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `${x}*` }))), Next: next });
+        break;
+      case 'last':
+        rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `*${x}` }))), Next: next });
+        break;
+      case 'suffix':
+        rules.push({ Not: { Variable: v, StringMatches: `*${c.text}` }, Next: next });
+        break;
+      case 'forbidden':
+        rules.push({ Variable: v, StringMatches: `*${c.text}*`, Next: next });
+        break;
+      case 'snapshotArnPrefix':
+        // the configured partition-neutral prefix, then a letter first (the other characters the
+        // character set allows are digits, ':' and '-')
+        rules.push({
+          Not: anyOf(arnPrefixes.map((p) => ({ Variable: v, StringMatches: `${p}*` }))),
+          Next: next,
+        });
+        rules.push({
+          Or: arnPrefixes.flatMap((p) =>
+            [...'0123456789:-'].map((x) => ({ Variable: v, StringMatches: `${p}${x}*` })),
+          ),
+          Next: next,
+        });
+        break;
+      default:
+        throw new Error(`message-rules.js: unknown check ${c.kind}`);
+    }
+  }
+  if (f.format === 'date-time') {
+    rules.push({ Not: { Variable: v, IsTimestamp: true }, Next: next });
+    rules.push({
+      Or: SHORT_MONTH_DAYS.map((d) => ({ Variable: v, StringMatches: `*-${d}T*` })),
+      Next: next,
+    });
+    rules.push({
+      And: [
+        { Variable: v, StringMatches: '*-02-29T*' },
+        { Not: { Or: leapYearPatterns().map((p) => ({ Variable: v, StringMatches: p })) } },
+      ],
+      Next: next,
+    });
+  } else if (f.format !== undefined) {
+    throw new Error(`message-rules.js: format '${f.format}' of '${f.name}' is not translated`);
+  }
+  return rules;
 }
 
 module.exports = { validationBranch, fieldsOf, translate };
