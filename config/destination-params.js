@@ -341,7 +341,8 @@ async function read({ resolveVariable }) {
     'optionGroupName',
     await param('optionGroupName'),
     OPTION_GROUP,
-    'the name of an existing option group (lower-case), or empty for the engine default',
+    'the name of an existing option group (lower-case) of this Region, or empty for the engine default ' +
+      '(in another Region than sourceRegion also the option group of the snapshot copies)',
     'replica-options',
   );
 
@@ -394,6 +395,8 @@ async function read({ resolveVariable }) {
     region,
     sourceAccountId,
     sourceRegion,
+    // Copies cross account and Region in one call (docs/ARCHITECTURE.md, "Destinations in another Region").
+    crossRegion: region !== sourceRegion,
     sourceTopicArn,
     sourceKmsKeyArn,
     allowAnySourceKey,
