@@ -262,6 +262,15 @@ describe('the shared key', () => {
       const via = asArray((statement.Condition!.StringEquals as Json)['kms:ViaService'] as unknown[]);
       expect(via.map(render)).toEqual(['rds.eu-west-1.amazonaws.com', 'rds.us-east-1.amazonaws.com']);
     }
+    // and may subscribe their trigger in each of those Regions (issue 14)
+    const subscribe = statements(p.template).find(
+      (s) => s.kind === 'topic' && s.statement.Sid === 'DestinationAccountsSubscribe',
+    )!.statement;
+    const endpoints = asArray((subscribe.Condition!.ArnLike as Json)['sns:Endpoint'] as unknown[]);
+    expect(endpoints.map(render)).toEqual([
+      'arn:aws:lambda:eu-west-1:222222222222:function:rds-replica-destination-*-trigger',
+      'arn:aws:lambda:us-east-1:222222222222:function:rds-replica-destination-*-trigger',
+    ]);
   });
 
   it('is retained when the stack is deleted or the key replaced, and so is the table', () => {
