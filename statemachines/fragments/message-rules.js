@@ -184,13 +184,10 @@ async function validationBranch(ctx) {
     sourceDbInstanceIdentifier: `a database this deployment replicates, in lower case (configured: ${s.databasesCsv}; parameter databases)`,
   };
 
-  const required = fields.filter((f) => !f.optional);
-  const optional = fields.filter((f) => f.optional);
-  const arnPrefixes = PARTITIONS.map((p) => `arn:${p}:rds:${s.sourceRegion}:${s.sourceAccountId}:snapshot:`);
-
   // 1. Presence and types: nothing below may apply an intrinsic function to a missing field or a non-string.
   const typeRules = [];
-  for (const f of required) {
+  for (const f of fields) {
+    if (f.optional) continue; // checked in step 4, only when present
     const v = `$.${f.name}`;
     typeRules.push({ Not: { Variable: v, IsPresent: true }, Next: reject(f.name) });
     if (typeof f.const === 'number') {
@@ -212,18 +209,25 @@ async function validationBranch(ctx) {
 
   // 2. What only intrinsic functions can tell: characters outside a set, number of parts, extra fields.
   const measure = { 'message.$': '$', 'fields.$': '$.*' };
-  for (const f of required) Object.assign(measure, measurements(f, '$'));
+  for (const f of fields) {
+    if (f.optional) continue; // measured in step 4, only when present
+    for (const c of f.checks) {
+      if (c.kind === 'charset') {
+        measure[`outside_${f.name}.$`] =
+          `States.ArrayLength(States.StringSplit($.${f.name}, '${c.set.join('')}'))`;
+      } else if (c.kind === 'parts') {
+        measure[`parts_${f.name}.$`] =
+          `States.ArrayLength(States.StringSplit($.${f.name}, '${c.separator}'))`;
+      }
+    }
+  }
   states['Measure The Fields'] = { Type: 'Pass', Parameters: measure, Next: 'Are The Fields Well Formed?' };
 
-  // 3. The rules themselves, each leading to the Fail state of its field. More values than required
-  // fields plus the optional fields present: a field the schema does not define.
-  const rules = [
-    {
-      Variable: `$.fields[${required.length + optional.length}]`,
-      IsPresent: true,
-      Next: 'Reject Unknown Fields',
-    },
-  ];
+  // 3. The rules themselves, each leading to the Fail state of its field.
+  const rules = [{ Variable: `$.fields[${fields.length}]`, IsPresent: true, Next: 'Reject Unknown Fields' }];
+  // more values than the required fields plus the optional fields present: a field the schema does not define
+  const optional = fields.filter((f) => f.optional);
+  const requiredCount = fields.length - optional.length;
   for (let mask = 0; mask < 2 ** optional.length - 1; mask++) {
     const present = optional.filter((_, i) => mask & (2 ** i));
     rules.push({
@@ -233,53 +237,121 @@ async function validationBranch(ctx) {
             ? { Variable: `$.message.${o.name}`, IsPresent: true }
             : { Not: { Variable: `$.message.${o.name}`, IsPresent: true } },
         ),
-        { Variable: `$.fields[${required.length + present.length}]`, IsPresent: true },
+        { Variable: `$.fields[${requiredCount + present.length}]`, IsPresent: true },
       ],
       Next: 'Reject Unknown Fields',
     });
   }
-  for (const f of required) {
+  // an optional field's rules go to a Choice of its own (step 4), its measurements under $.measured_<name>
+  const optionalRules = Object.fromEntries(optional.map((f) => [f.name, []]));
+  const arnPrefixes = PARTITIONS.map((p) => `arn:${p}:rds:${s.sourceRegion}:${s.sourceAccountId}:snapshot:`);
+  for (const f of fields) {
     const v = `$.message.${f.name}`;
+    const next = reject(f.name);
+    const out = f.optional ? optionalRules[f.name] : rules;
+    const measured = f.optional ? `$.measured_${f.name}` : '$';
     if (configured[f.name]) {
-      rules.push({
+      out.push({
         Not: anyOf(configured[f.name].map((x) => ({ Variable: v, StringEquals: x }))),
-        Next: reject(f.name),
+        Next: next,
       });
     }
-    rules.push(...fieldRules(f, v, '$', arnPrefixes));
+    if (f.enum) {
+      out.push({ Not: anyOf(f.enum.map((x) => ({ Variable: v, StringEquals: x }))), Next: next });
+    }
+    for (const c of f.checks) {
+      switch (c.kind) {
+        case 'charset':
+          out.push({ Variable: `${measured}.outside_${f.name}`, NumericGreaterThan: 0, Next: next });
+          break;
+        case 'parts':
+          out.push({ Not: { Variable: `${measured}.parts_${f.name}`, NumericEquals: c.count }, Next: next });
+          break;
+        case 'first':
+          out.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `${x}*` }))), Next: next });
+          break;
+        case 'last':
+          out.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `*${x}` }))), Next: next });
+          break;
+        case 'suffix':
+          out.push({ Not: { Variable: v, StringMatches: `*${c.text}` }, Next: next });
+          break;
+        case 'forbidden':
+          out.push({ Variable: v, StringMatches: `*${c.text}*`, Next: next });
+          break;
+        case 'snapshotArnPrefix':
+          // the configured partition-neutral prefix, then a letter first (the other characters the
+          // character set allows are digits, ':' and '-')
+          out.push({
+            Not: anyOf(arnPrefixes.map((p) => ({ Variable: v, StringMatches: `${p}*` }))),
+            Next: next,
+          });
+          out.push({
+            Or: arnPrefixes.flatMap((p) =>
+              [...'0123456789:-'].map((x) => ({ Variable: v, StringMatches: `${p}${x}*` })),
+            ),
+            Next: next,
+          });
+          break;
+        default:
+          throw new Error(`message-rules.js: unknown check ${c.kind}`);
+      }
+    }
+    if (f.format === 'date-time') {
+      out.push({ Not: { Variable: v, IsTimestamp: true }, Next: next });
+      out.push({
+        Or: SHORT_MONTH_DAYS.map((d) => ({ Variable: v, StringMatches: `*-${d}T*` })),
+        Next: next,
+      });
+      out.push({
+        And: [
+          { Variable: v, StringMatches: '*-02-29T*' },
+          { Not: { Or: leapYearPatterns().map((p) => ({ Variable: v, StringMatches: p })) } },
+        ],
+        Next: next,
+      });
+    } else if (f.format !== undefined) {
+      throw new Error(`message-rules.js: format '${f.format}' of '${f.name}' is not translated`);
+    }
   }
-  const firstOptional = (i) =>
+  const checkOptional = (i) =>
     i < optional.length ? `Is The Field ${optional[i].name} There?` : 'Keep The Message';
-  states['Are The Fields Well Formed?'] = { Type: 'Choice', Choices: rules, Default: firstOptional(0) };
+  states['Are The Fields Well Formed?'] = { Type: 'Choice', Choices: rules, Default: checkOptional(0) };
 
-  // 4. Each optional field, only when present: type, measurements, rules.
+  // 4. Each optional field, only when present: its type, its measurements, its rules.
   for (const [i, f] of optional.entries()) {
     const v = `$.message.${f.name}`;
-    const measured = `$.measured_${f.name}`;
-    const m = measurements(f, '$.message');
     const wellFormed = `Is The Field ${f.name} Well Formed?`;
-    states[firstOptional(i)] = {
+    const measure = {};
+    for (const c of f.checks) {
+      if (c.kind === 'charset') {
+        measure[`outside_${f.name}.$`] = `States.ArrayLength(States.StringSplit(${v}, '${c.set.join('')}'))`;
+      } else if (c.kind === 'parts') {
+        measure[`parts_${f.name}.$`] = `States.ArrayLength(States.StringSplit(${v}, '${c.separator}'))`;
+      }
+    }
+    const measuring = Object.keys(measure).length > 0;
+    states[checkOptional(i)] = {
       Type: 'Choice',
       Choices: [
-        { Not: { Variable: v, IsPresent: true }, Next: firstOptional(i + 1) },
+        { Not: { Variable: v, IsPresent: true }, Next: checkOptional(i + 1) },
         { Not: { Variable: v, IsString: true }, Next: reject(f.name) },
         ...(f.acceptsEmpty ? [] : [{ Variable: v, StringEquals: '', Next: reject(f.name) }]),
       ],
-      Default: Object.keys(m).length > 0 ? `Measure The Field ${f.name}` : wellFormed,
+      Default: measuring ? `Measure The Field ${f.name}` : wellFormed,
     };
-    if (Object.keys(m).length > 0) {
+    if (measuring) {
       states[`Measure The Field ${f.name}`] = {
         Type: 'Pass',
-        Parameters: m,
-        ResultPath: measured,
+        Parameters: measure,
+        ResultPath: `$.measured_${f.name}`,
         Next: wellFormed,
       };
     }
-    const fieldChecks = fieldRules(f, v, measured, arnPrefixes);
     states[wellFormed] =
-      fieldChecks.length > 0
-        ? { Type: 'Choice', Choices: fieldChecks, Default: firstOptional(i + 1) }
-        : { Type: 'Pass', Next: firstOptional(i + 1) };
+      optionalRules[f.name].length > 0
+        ? { Type: 'Choice', Choices: optionalRules[f.name], Default: checkOptional(i + 1) }
+        : { Type: 'Pass', Next: checkOptional(i + 1) };
   }
   states['Keep The Message'] = { Type: 'Pass', OutputPath: '$.message', End: true };
 
@@ -296,84 +368,6 @@ async function validationBranch(ctx) {
     Cause: `the message has fields that version ${schema.properties.version.const} does not define (allowed: ${fields.map((f) => f.name).join(', ')})`,
   };
   return { StartAt: 'Are The Fields There With The Right Types?', States: states };
-}
-
-/** The Parameters entries measuring field `f` of the object at `at` (intrinsic functions). */
-function measurements(f, at) {
-  const out = {};
-  for (const c of f.checks) {
-    if (c.kind === 'charset') {
-      out[`outside_${f.name}.$`] =
-        `States.ArrayLength(States.StringSplit(${at}.${f.name}, '${c.set.join('')}'))`;
-    } else if (c.kind === 'parts') {
-      out[`parts_${f.name}.$`] = `States.ArrayLength(States.StringSplit(${at}.${f.name}, '${c.separator}'))`;
-    }
-  }
-  return out;
-}
-
-/** The Choice rules of field `f` (value at `v`, its measurements under `measured`), each to its Fail state. */
-function fieldRules(f, v, measured, arnPrefixes) {
-  const next = reject(f.name);
-  const rules = [];
-  if (f.enum) {
-    rules.push({ Not: anyOf(f.enum.map((x) => ({ Variable: v, StringEquals: x }))), Next: next });
-  }
-  for (const c of f.checks) {
-    switch (c.kind) {
-      case 'charset':
-        rules.push({ Variable: `${measured}.outside_${f.name}`, NumericGreaterThan: 0, Next: next });
-        break;
-      case 'parts':
-        rules.push({ Not: { Variable: `${measured}.parts_${f.name}`, NumericEquals: c.count }, Next: next });
-        break;
-      case 'first':
-        rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `${x}*` }))), Next: next });
-        break;
-      case 'last':
-        rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `*${x}` }))), Next: next });
-        break;
-      case 'suffix':
-        rules.push({ Not: { Variable: v, StringMatches: `*${c.text}` }, Next: next });
-        break;
-      case 'forbidden':
-        rules.push({ Variable: v, StringMatches: `*${c.text}*`, Next: next });
-        break;
-      case 'snapshotArnPrefix':
-        // the configured partition-neutral prefix, then a letter first (the other characters the
-        // character set allows are digits, ':' and '-')
-        rules.push({
-          Not: anyOf(arnPrefixes.map((p) => ({ Variable: v, StringMatches: `${p}*` }))),
-          Next: next,
-        });
-        rules.push({
-          Or: arnPrefixes.flatMap((p) =>
-            [...'0123456789:-'].map((x) => ({ Variable: v, StringMatches: `${p}${x}*` })),
-          ),
-          Next: next,
-        });
-        break;
-      default:
-        throw new Error(`message-rules.js: unknown check ${c.kind}`);
-    }
-  }
-  if (f.format === 'date-time') {
-    rules.push({ Not: { Variable: v, IsTimestamp: true }, Next: next });
-    rules.push({
-      Or: SHORT_MONTH_DAYS.map((d) => ({ Variable: v, StringMatches: `*-${d}T*` })),
-      Next: next,
-    });
-    rules.push({
-      And: [
-        { Variable: v, StringMatches: '*-02-29T*' },
-        { Not: { Or: leapYearPatterns().map((p) => ({ Variable: v, StringMatches: p })) } },
-      ],
-      Next: next,
-    });
-  } else if (f.format !== undefined) {
-    throw new Error(`message-rules.js: format '${f.format}' of '${f.name}' is not translated`);
-  }
-  return rules;
 }
 
 module.exports = { validationBranch, fieldsOf, translate };
