@@ -153,6 +153,17 @@ async function read({ resolveVariable }) {
     'the Region of the source stack',
     'eu-west-1',
   );
+  if (region !== sourceRegion && (region.startsWith('us-gov-') || sourceRegion.startsWith('us-gov-'))) {
+    // Between GovCloud Regions RDS needs PreSignedUrl, a request signed for the source Region, which
+    // a Step Functions SDK integration cannot compute (docs/ARCHITECTURE.md, "Destinations in another Region").
+    fail(
+      'region',
+      region,
+      `the Region of the source (${sourceRegion}) for a GovCloud deployment: copies between GovCloud ` +
+        'Regions need a pre-signed request that this service cannot make',
+      sourceRegion,
+    );
+  }
 
   // The source service names its topic `${self:service}-${sls:stage}-replication`
   // (service rds-replica-source, same stage name unless sourceTopicArn says otherwise).

@@ -632,6 +632,14 @@ describe('malformed parameters fail packaging and name the parameter', () => {
     );
   });
 
+  test('a destination in another GovCloud Region than the source (no pre-signed copy request)', async () => {
+    await expect(
+      packageService('destination', 'dev', { region: 'us-gov-east-1', sourceRegion: 'us-gov-west-1' }),
+    ).rejects.toThrow(
+      /parameter region is 'us-gov-east-1': expected the Region of the source \(us-gov-west-1\)/,
+    );
+  });
+
   test('a name template that would let two databases share replica names', async () => {
     await expect(
       packageService('destination', 'dev', {
