@@ -153,6 +153,17 @@ async function read({ resolveVariable }) {
     'the Region of the source stack',
     'eu-west-1',
   );
+  if (region !== sourceRegion && (region.startsWith('us-gov-') || sourceRegion.startsWith('us-gov-'))) {
+    // Between GovCloud Regions RDS needs PreSignedUrl, a request signed for the source Region, which
+    // a Step Functions SDK integration cannot compute (docs/ARCHITECTURE.md, "Destinations in another Region").
+    fail(
+      'region',
+      region,
+      `the Region of the source (${sourceRegion}) for a GovCloud deployment: copies between GovCloud ` +
+        'Regions need a pre-signed request that this service cannot make',
+      sourceRegion,
+    );
+  }
 
   // The source service names its topic `${self:service}-${sls:stage}-replication`
   // (service rds-replica-source, same stage name unless sourceTopicArn says otherwise).
@@ -341,7 +352,8 @@ async function read({ resolveVariable }) {
     'optionGroupName',
     await param('optionGroupName'),
     OPTION_GROUP,
-    'the name of an existing option group (lower-case), or empty for the engine default',
+    'the name of an existing option group (lower-case) of this Region, or empty for the engine default ' +
+      '(in another Region than sourceRegion also the option group of the snapshot copies)',
     'replica-options',
   );
 
@@ -394,6 +406,8 @@ async function read({ resolveVariable }) {
     region,
     sourceAccountId,
     sourceRegion,
+    // Copies cross account and Region in one call (docs/ARCHITECTURE.md, "Destinations in another Region").
+    crossRegion: region !== sourceRegion,
     sourceTopicArn,
     sourceKmsKeyArn,
     allowAnySourceKey,

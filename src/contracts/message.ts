@@ -32,6 +32,8 @@ export interface ReplicationMessage {
   /** RFC 3339 (see time.ts). */
   snapshotCreateTime: string;
   runId: string;
+  /** The source instance's option group, only when it is not a `default:` one (issue 14). */
+  optionGroupName?: string;
 }
 
 export interface MessageExpectations {

@@ -8,6 +8,8 @@
 //       database with one Pass per configured database that returns its settings
 //       ({secretId, deletionProtection}); any other database fails with InvalidInput.
 //       (JSONPath cannot index a map by a value from the input; this is the lookup instead.)
+//   copyParameters          Parameters of "Copy The Shared Snapshot" (copyDBSnapshot)
+//   optionGroupBranch       the one branch of "Check The Source Option Group" (cross-Region only)
 //   restoreParameters       Parameters of "Restore The Replica" (restoreDBInstanceFromDBSnapshot)
 //   deleteReplicaParameters Parameters of "Delete The Old Replica" (deleteDBInstance)
 //   failedSnapshotStatuses / failedInstanceStatuses
@@ -75,6 +77,75 @@ module.exports = {
 
   failedSnapshotStatuses: async () => anyOf('$.observed.status', FAILED_SNAPSHOT_STATUSES),
   failedInstanceStatuses: async () => anyOf('$.observed.status', FAILED_INSTANCE_STATUSES),
+
+  // One call crosses account and Region (docs/ARCHITECTURE.md, "Destinations in another Region"):
+  // the shared snapshot's ARN and this account's key; no PreSignedUrl (ignored outside GovCloud).
+  // A cross-Region deployment with optionGroupName gives the copy that option group, which RDS needs
+  // when the source instance is on a non-default one.
+  async copyParameters(ctx) {
+    const s = await settings(ctx);
+    const t = contract.tagKeys;
+    return {
+      'SourceDBSnapshotIdentifier.$': '$.message.sharedSnapshotArn',
+      'TargetDBSnapshotIdentifier.$': '$.copy.dbSnapshotIdentifier',
+      KmsKeyId: s.kmsKey,
+      ...(s.crossRegion && s.optionGroupName ? { OptionGroupName: s.optionGroupName } : {}),
+      CopyTags: false,
+      Tags: [
+        { Key: t.managedBy, Value: s.deploymentId },
+        { Key: t.kind, Value: contract.kinds.snapshotCopy },
+        { Key: t.sourceDatabase, 'Value.$': '$.database' },
+        { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
+        { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
+        { Key: t.runId, 'Value.$': '$.message.runId' },
+      ],
+    };
+  },
+
+  // Input {database, message}. A message naming a non-default option group (optionGroupName) cannot
+  // be copied into this Region without an option group of this Region: without the parameter
+  // optionGroupName such a message fails with OptionGroupRequired before anything is created.
+  async optionGroupBranch(ctx) {
+    const s = await settings(ctx);
+    if (!s.crossRegion || s.optionGroupName) {
+      return {
+        StartAt: 'The Copy Can Take The Option Group',
+        States: { 'The Copy Can Take The Option Group': { Type: 'Succeed' } },
+      };
+    }
+    return {
+      StartAt: 'Is The Source On A Non-Default Option Group?',
+      States: {
+        'Is The Source On A Non-Default Option Group?': {
+          Type: 'Choice',
+          Choices: [
+            {
+              Variable: '$.message.optionGroupName',
+              IsPresent: true,
+              Next: 'Explain The Missing Option Group',
+            },
+          ],
+          Default: 'The Copy Can Take The Option Group',
+        },
+        'The Copy Can Take The Option Group': { Type: 'Succeed' },
+        'Explain The Missing Option Group': {
+          Type: 'Pass',
+          Parameters: {
+            Error: 'OptionGroupRequired',
+            'Cause.$':
+              `States.Format('the source DB instance {} uses the option group {}, and RDS copies a snapshot of an ` +
+              `instance on a non-default option group into another Region only with an option group of that Region; ` +
+              `this deployment copies from ${s.sourceRegion} into ${s.region} and has no parameter optionGroupName. ` +
+              `Create an option group for {} {} in ${s.region} (with the options of {}), set optionGroupName to it ` +
+              `and redeploy (it is also the option group of the replicas). Nothing was created.', ` +
+              '$.database, $.message.optionGroupName, $.message.engine, $.message.engineVersion, $.message.optionGroupName)',
+          },
+          Next: 'Refuse The Message',
+        },
+        'Refuse The Message': { Type: 'Fail', ErrorPath: '$.Error', CausePath: '$.Cause' },
+      },
+    };
+  },
 
   async restoreParameters(ctx) {
     const s = await settings(ctx);

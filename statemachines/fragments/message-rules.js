@@ -26,6 +26,10 @@
 //                            the ARN's fixed prefix and last character rule out empty parts)
 //   format date-time         IsTimestamp, plus the calendar (no 30 February, no 31 April, 29 February
 //                            only in leap years) which IsTimestamp does not check offline
+// An optional field (in `properties`, not in `required`) is checked after the required ones, only
+// when present, by a Choice, a Pass that measures it and a Choice of its rules of its own (a rule or
+// an intrinsic function must never read a missing field). Unknown fields are found by counting: a
+// message has no more values than required fields plus the optional fields it has.
 // `?` never appears in a StringMatches pattern: Step Functions treats it as a literal, the offline
 // executor as a wildcard. The fields the configuration pins (account, Region, database, the snapshot
 // ARN's partition, Region and account) are compared with the configured values, as the trigger does.
@@ -41,6 +45,8 @@ const SNAPSHOT_ARN_PREFIX = '^arn:(aws|aws-cn|aws-us-gov):rds:[a-z0-9-]+:[0-9]{1
 // partition, src/contracts/message.ts).
 const PARTITIONS = ['#{AWS::Partition}'];
 const CONFIGURED = new Set(['sourceAccountId', 'sourceRegion', 'sourceDbInstanceIdentifier']);
+// Unknown fields are counted per combination of optional fields present (2^n rules): keep n small.
+const MAX_OPTIONAL_FIELDS = 3;
 
 /** `a-z0-9._-` -> ['a', ..., 'z', '0', ..., '9', '.', '_', '-']. */
 function expand(set) {
@@ -89,9 +95,14 @@ function fieldsOf() {
     throw new Error('message-rules.js expects a closed object schema');
   }
   const names = Object.keys(schema.properties);
-  if (names.length !== schema.required.length || names.some((n) => !schema.required.includes(n))) {
-    // "Are The Fields Known?" counts values: it needs every field to be required.
-    throw new Error('message-rules.js expects every property of the message to be required');
+  if (schema.required.some((n) => !names.includes(n))) {
+    throw new Error('message-rules.js: a required field of the message has no property');
+  }
+  const optional = names.filter((n) => !schema.required.includes(n));
+  if (optional.length > MAX_OPTIONAL_FIELDS) {
+    throw new Error(
+      `message-rules.js counts unknown fields for at most ${MAX_OPTIONAL_FIELDS} optional fields`,
+    );
   }
   return names.map((name) => {
     const p = schema.properties[name];
@@ -117,8 +128,12 @@ function fieldsOf() {
         .filter((x) => x !== undefined)
         .every((x) => new RegExp(x, 'u').test(value)) &&
       (p.enum === undefined || p.enum.includes(value));
+    if (optional.includes(name) && (p.const !== undefined || CONFIGURED.has(name) || p.type !== 'string')) {
+      throw new Error(`message-rules.js: optional field '${name}' must be a string without const`);
+    }
     return {
       name,
+      optional: optional.includes(name),
       description: p.description,
       const: p.const,
       string: p.type === 'string',
@@ -172,6 +187,7 @@ async function validationBranch(ctx) {
   // 1. Presence and types: nothing below may apply an intrinsic function to a missing field or a non-string.
   const typeRules = [];
   for (const f of fields) {
+    if (f.optional) continue; // checked in step 4, only when present
     const v = `$.${f.name}`;
     typeRules.push({ Not: { Variable: v, IsPresent: true }, Next: reject(f.name) });
     if (typeof f.const === 'number') {
@@ -194,6 +210,7 @@ async function validationBranch(ctx) {
   // 2. What only intrinsic functions can tell: characters outside a set, number of parts, extra fields.
   const measure = { 'message.$': '$', 'fields.$': '$.*' };
   for (const f of fields) {
+    if (f.optional) continue; // measured in step 4, only when present
     for (const c of f.checks) {
       if (c.kind === 'charset') {
         measure[`outside_${f.name}.$`] =
@@ -208,47 +225,68 @@ async function validationBranch(ctx) {
 
   // 3. The rules themselves, each leading to the Fail state of its field.
   const rules = [{ Variable: `$.fields[${fields.length}]`, IsPresent: true, Next: 'Reject Unknown Fields' }];
+  // more values than the required fields plus the optional fields present: a field the schema does not define
+  const optional = fields.filter((f) => f.optional);
+  const requiredCount = fields.length - optional.length;
+  for (let mask = 0; mask < 2 ** optional.length - 1; mask++) {
+    const present = optional.filter((_, i) => mask & (2 ** i));
+    rules.push({
+      And: [
+        ...optional.map((o) =>
+          present.includes(o)
+            ? { Variable: `$.message.${o.name}`, IsPresent: true }
+            : { Not: { Variable: `$.message.${o.name}`, IsPresent: true } },
+        ),
+        { Variable: `$.fields[${requiredCount + present.length}]`, IsPresent: true },
+      ],
+      Next: 'Reject Unknown Fields',
+    });
+  }
+  // an optional field's rules go to a Choice of its own (step 4), its measurements under $.measured_<name>
+  const optionalRules = Object.fromEntries(optional.map((f) => [f.name, []]));
   const arnPrefixes = PARTITIONS.map((p) => `arn:${p}:rds:${s.sourceRegion}:${s.sourceAccountId}:snapshot:`);
   for (const f of fields) {
     const v = `$.message.${f.name}`;
     const next = reject(f.name);
+    const out = f.optional ? optionalRules[f.name] : rules;
+    const measured = f.optional ? `$.measured_${f.name}` : '$';
     if (configured[f.name]) {
-      rules.push({
+      out.push({
         Not: anyOf(configured[f.name].map((x) => ({ Variable: v, StringEquals: x }))),
         Next: next,
       });
     }
     if (f.enum) {
-      rules.push({ Not: anyOf(f.enum.map((x) => ({ Variable: v, StringEquals: x }))), Next: next });
+      out.push({ Not: anyOf(f.enum.map((x) => ({ Variable: v, StringEquals: x }))), Next: next });
     }
     for (const c of f.checks) {
       switch (c.kind) {
         case 'charset':
-          rules.push({ Variable: `$.outside_${f.name}`, NumericGreaterThan: 0, Next: next });
+          out.push({ Variable: `${measured}.outside_${f.name}`, NumericGreaterThan: 0, Next: next });
           break;
         case 'parts':
-          rules.push({ Not: { Variable: `$.parts_${f.name}`, NumericEquals: c.count }, Next: next });
+          out.push({ Not: { Variable: `${measured}.parts_${f.name}`, NumericEquals: c.count }, Next: next });
           break;
         case 'first':
-          rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `${x}*` }))), Next: next });
+          out.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `${x}*` }))), Next: next });
           break;
         case 'last':
-          rules.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `*${x}` }))), Next: next });
+          out.push({ Not: anyOf(c.set.map((x) => ({ Variable: v, StringMatches: `*${x}` }))), Next: next });
           break;
         case 'suffix':
-          rules.push({ Not: { Variable: v, StringMatches: `*${c.text}` }, Next: next });
+          out.push({ Not: { Variable: v, StringMatches: `*${c.text}` }, Next: next });
           break;
         case 'forbidden':
-          rules.push({ Variable: v, StringMatches: `*${c.text}*`, Next: next });
+          out.push({ Variable: v, StringMatches: `*${c.text}*`, Next: next });
           break;
         case 'snapshotArnPrefix':
           // the configured partition-neutral prefix, then a letter first (the other characters the
           // character set allows are digits, ':' and '-')
-          rules.push({
+          out.push({
             Not: anyOf(arnPrefixes.map((p) => ({ Variable: v, StringMatches: `${p}*` }))),
             Next: next,
           });
-          rules.push({
+          out.push({
             Or: arnPrefixes.flatMap((p) =>
               [...'0123456789:-'].map((x) => ({ Variable: v, StringMatches: `${p}${x}*` })),
             ),
@@ -260,12 +298,12 @@ async function validationBranch(ctx) {
       }
     }
     if (f.format === 'date-time') {
-      rules.push({ Not: { Variable: v, IsTimestamp: true }, Next: next });
-      rules.push({
+      out.push({ Not: { Variable: v, IsTimestamp: true }, Next: next });
+      out.push({
         Or: SHORT_MONTH_DAYS.map((d) => ({ Variable: v, StringMatches: `*-${d}T*` })),
         Next: next,
       });
-      rules.push({
+      out.push({
         And: [
           { Variable: v, StringMatches: '*-02-29T*' },
           { Not: { Or: leapYearPatterns().map((p) => ({ Variable: v, StringMatches: p })) } },
@@ -276,14 +314,52 @@ async function validationBranch(ctx) {
       throw new Error(`message-rules.js: format '${f.format}' of '${f.name}' is not translated`);
     }
   }
-  states['Are The Fields Well Formed?'] = { Type: 'Choice', Choices: rules, Default: 'Keep The Message' };
+  const checkOptional = (i) =>
+    i < optional.length ? `Is The Field ${optional[i].name} There?` : 'Keep The Message';
+  states['Are The Fields Well Formed?'] = { Type: 'Choice', Choices: rules, Default: checkOptional(0) };
+
+  // 4. Each optional field, only when present: its type, its measurements, its rules.
+  for (const [i, f] of optional.entries()) {
+    const v = `$.message.${f.name}`;
+    const wellFormed = `Is The Field ${f.name} Well Formed?`;
+    const measure = {};
+    for (const c of f.checks) {
+      if (c.kind === 'charset') {
+        measure[`outside_${f.name}.$`] = `States.ArrayLength(States.StringSplit(${v}, '${c.set.join('')}'))`;
+      } else if (c.kind === 'parts') {
+        measure[`parts_${f.name}.$`] = `States.ArrayLength(States.StringSplit(${v}, '${c.separator}'))`;
+      }
+    }
+    const measuring = Object.keys(measure).length > 0;
+    states[checkOptional(i)] = {
+      Type: 'Choice',
+      Choices: [
+        { Not: { Variable: v, IsPresent: true }, Next: checkOptional(i + 1) },
+        { Not: { Variable: v, IsString: true }, Next: reject(f.name) },
+        ...(f.acceptsEmpty ? [] : [{ Variable: v, StringEquals: '', Next: reject(f.name) }]),
+      ],
+      Default: measuring ? `Measure The Field ${f.name}` : wellFormed,
+    };
+    if (measuring) {
+      states[`Measure The Field ${f.name}`] = {
+        Type: 'Pass',
+        Parameters: measure,
+        ResultPath: `$.measured_${f.name}`,
+        Next: wellFormed,
+      };
+    }
+    states[wellFormed] =
+      optionalRules[f.name].length > 0
+        ? { Type: 'Choice', Choices: optionalRules[f.name], Default: checkOptional(i + 1) }
+        : { Type: 'Pass', Next: checkOptional(i + 1) };
+  }
   states['Keep The Message'] = { Type: 'Pass', OutputPath: '$.message', End: true };
 
   for (const f of fields) {
     states[reject(f.name)] = {
       Type: 'Fail',
       Error: 'InvalidInput',
-      Cause: `field '${f.name}' is missing or not ${causes[f.name] ?? f.description} (replication message version ${schema.properties.version.const}, src/contracts/replication-message.schema.json)`,
+      Cause: `field '${f.name}' is ${f.optional ? '' : 'missing or '}not ${causes[f.name] ?? f.description} (replication message version ${schema.properties.version.const}, src/contracts/replication-message.schema.json)`,
     };
   }
   states['Reject Unknown Fields'] = {

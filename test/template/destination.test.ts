@@ -632,6 +632,14 @@ describe('malformed parameters fail packaging and name the parameter', () => {
     );
   });
 
+  test('a destination in another GovCloud Region than the source (no pre-signed copy request)', async () => {
+    await expect(
+      packageService('destination', 'dev', { region: 'us-gov-east-1', sourceRegion: 'us-gov-west-1' }),
+    ).rejects.toThrow(
+      /parameter region is 'us-gov-east-1': expected the Region of the source \(us-gov-west-1\)/,
+    );
+  });
+
   test('a name template that would let two databases share replica names', async () => {
     await expect(
       packageService('destination', 'dev', {
@@ -655,7 +663,13 @@ describe('snapshot provenance (issue 9 point 1)', () => {
           Next: 'Check The Shared Snapshot',
         },
       ],
-      Default: 'Start With No Name Taken',
+      Default: 'Check The Source Option Group',
+    });
+    // in the source's Region only: nothing to refuse about option groups
+    expect(asl.States['Check The Source Option Group']).toMatchObject({
+      Type: 'Parallel',
+      Next: 'Start With No Name Taken',
+      Branches: [{ States: { 'The Copy Can Take The Option Group': { Type: 'Succeed' } } }],
     });
     expect(asl.States['Check The Shared Snapshot']).toMatchObject({
       Type: 'Parallel',
@@ -702,6 +716,88 @@ describe('replica names (issue 9 point 5, issue 10 point 5)', () => {
       INSTANCE_NAME_PREFIX: '{database}-{deployment}',
       DEPLOYMENT_ID: DEPLOYMENT,
     });
+  });
+});
+
+// A destination in eu-central-1 replicating from a source in eu-west-1 (issue 14).
+const CROSS_REGION = {
+  region: 'eu-central-1',
+  sourceRegion: 'eu-west-1',
+  sourceKmsKeyArn: DEV_SOURCE_KEY,
+  optionGroupName: 'orders-audit-replica',
+};
+
+describe('destination in another Region than the source (issue 14)', () => {
+  let t: CfnTemplate;
+  let plain: CfnTemplate;
+  beforeAll(async () => {
+    t = (await packageService('destination', 'dev', CROSS_REGION)).template;
+    const { optionGroupName: _, ...withoutOptionGroup } = CROSS_REGION;
+    plain = (await packageService('destination', 'dev', withoutOptionGroup)).template;
+  });
+
+  test('subscribes to the topic in the source Region and lets that topic invoke the trigger', () => {
+    expect(props(t, 'SourceTopicSubscription')).toEqual({
+      TopicArn: SOURCE_TOPIC,
+      Region: 'eu-west-1',
+      Protocol: 'lambda',
+      Endpoint: { 'Fn::GetAtt': ['TriggerLambdaFunction', 'Arn'] },
+    });
+    expect(props(t, 'TriggerInvokePermission')).toMatchObject({
+      Principal: 'sns.amazonaws.com',
+      SourceArn: SOURCE_TOPIC,
+    });
+  });
+
+  test('copies the shared snapshots of the source Region and uses both keys only through RDS in both Regions', () => {
+    const role = roleStatements(t, roleOfStateMachine(t, 'ReplicateStateMachine'));
+    expect(asArray(allows(role, 'rds:CopyDBSnapshot')[0]!.Resource)).toContainEqual({
+      'Fn::Sub': `arn:\${AWS::Partition}:rds:eu-west-1:111111111111:snapshot:*`,
+    });
+    const viaRds = [
+      { 'Fn::Sub': `rds.eu-central-1.\${AWS::URLSuffix}` },
+      { 'Fn::Sub': `rds.eu-west-1.\${AWS::URLSuffix}` },
+    ];
+    for (const action of ['kms:Decrypt', 'kms:CreateGrant']) {
+      const [statement] = allows(role, action);
+      expect(statement!.Resource).toEqual([{ 'Fn::GetAtt': ['ReplicaKey', 'Arn'] }, DEV_SOURCE_KEY]);
+      expect((statement!.Condition as Json).StringEquals).toEqual({ 'kms:ViaService': viaRds });
+    }
+  });
+
+  test('gives the copy the configured option group; without one refuses a source on a non-default group', () => {
+    const copy = definition(t, 'ReplicateStateMachine').States['Copy The Shared Snapshot']!.Parameters!;
+    expect(copy).toMatchObject({
+      'SourceDBSnapshotIdentifier.$': '$.message.sharedSnapshotArn',
+      OptionGroupName: 'orders-audit-replica',
+      CopyTags: false,
+    });
+    expect(Object.keys(copy)).not.toContain('PreSignedUrl');
+    expect(Object.keys(copy)).not.toContain('SourceRegion');
+
+    const asl = definition(plain, 'ReplicateStateMachine');
+    expect(asl.States['Copy The Shared Snapshot']!.Parameters).not.toHaveProperty('OptionGroupName');
+    const branch = asl.States['Check The Source Option Group']!.Branches![0]!;
+    expect(branch.States['Is The Source On A Non-Default Option Group?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.message.optionGroupName', IsPresent: true, Next: 'Explain The Missing Option Group' },
+      ],
+      Default: 'The Copy Can Take The Option Group',
+    });
+    expect(JSON.stringify(branch.States['Explain The Missing Option Group'])).toContain(
+      'OptionGroupRequired',
+    );
+  });
+
+  test('passes cfn-lint in the destination Region: exit status 0, no output', async () => {
+    if (!cfnLintAvailable()) {
+      if (process.env.CI === 'true') throw new Error('cfn-lint is not installed, and CI=true requires it');
+      return;
+    }
+    const { dir } = await packageService('destination', 'dev', CROSS_REGION);
+    const template = join(dir, 'cloudformation-template-update-stack.json');
+    expect(cfnLint(template, 'eu-central-1')).toEqual({ status: 0, lines: [] });
   });
 });
 

@@ -262,6 +262,15 @@ describe('the shared key', () => {
       const via = asArray((statement.Condition!.StringEquals as Json)['kms:ViaService'] as unknown[]);
       expect(via.map(render)).toEqual(['rds.eu-west-1.amazonaws.com', 'rds.us-east-1.amazonaws.com']);
     }
+    // and may subscribe their trigger in each of those Regions (issue 14)
+    const subscribe = statements(p.template).find(
+      (s) => s.kind === 'topic' && s.statement.Sid === 'DestinationAccountsSubscribe',
+    )!.statement;
+    const endpoints = asArray((subscribe.Condition!.ArnLike as Json)['sns:Endpoint'] as unknown[]);
+    expect(endpoints.map(render)).toEqual([
+      'arn:aws:lambda:eu-west-1:222222222222:function:rds-replica-destination-*-trigger',
+      'arn:aws:lambda:us-east-1:222222222222:function:rds-replica-destination-*-trigger',
+    ]);
   });
 
   it('is retained when the stack is deleted or the key replaced, and so is the table', () => {
@@ -563,8 +572,18 @@ describe('the state machine definition', () => {
     const build = states().find(([n]) => n === 'Build Replication Message')![1];
     const fields = Object.keys(build.Parameters as Json).map((k) => k.replace(/\.\$$/, ''));
     expect(fields.sort()).toEqual([...messageSchema.required].sort());
-    expect(fields.sort()).toEqual(Object.keys(messageSchema.properties).sort());
     expect((build.Parameters as Json).version).toBe(messageSchema.properties.version.const);
+    // the one optional field is added only for an instance on a non-default option group
+    const optional = Object.keys(messageSchema.properties).filter((k) => !messageSchema.required.includes(k));
+    expect(optional).toEqual(['optionGroupName']);
+    expect(build.Next).toBe('Is The Instance On A Default Option Group?');
+    const add = states().find(([n]) => n === 'Name The Option Group In The Message')![1];
+    expect(add).toMatchObject({
+      Type: 'Pass',
+      InputPath: '$.instance.optionGroups[0].OptionGroupName',
+      ResultPath: '$.message.optionGroupName',
+      Next: 'Publish Replication Message',
+    });
   });
 
   it('is JSONPath only: no JSONata, no Assign, no Credentials, no callback or distributed Map', () => {

@@ -142,6 +142,11 @@ const table: Array<[string, unknown, 'accepted' | 'refused']> = [
   ['a runId that is a number', withField('runId', 7), 'refused'],
   // shape
   ['an unknown field', { ...good, instanceClass: 'db.r7g.16xlarge' }, 'refused'],
+  // the optional option group of the source instance (issue 14)
+  ['a non-default option group', withField('optionGroupName', 'orders-audit'), 'accepted'],
+  ['a default option group', withField('optionGroupName', 'default:mysql-8-0'), 'refused'],
+  ['an empty option group', withField('optionGroupName', ''), 'refused'],
+  ['an option group and an unknown field', { ...good, optionGroupName: 'orders-audit', x: 1 }, 'refused'],
   ['a missing field and an unknown one', { ...without('runId'), runID: UUID }, 'refused'],
   ['an empty object', {}, 'refused'],
   ['null', null, 'refused'],

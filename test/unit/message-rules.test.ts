@@ -105,6 +105,19 @@ const corpus: Array<[string, unknown]> = [
   ['version true', w('version', true)],
   ['account with space', w('sourceAccountId', ` ${SOURCE}`)],
   ['extra null field', { ...good, extra: null }],
+  // optionGroupName: optional, and counted as a known field only when present
+  ['option group', w('optionGroupName', 'orders-options')],
+  ['option group a', w('optionGroupName', 'a')],
+  ['option group empty', w('optionGroupName', '')],
+  ['option group null', w('optionGroupName', null)],
+  ['option group number', w('optionGroupName', 7)],
+  ['option group default:postgres-16', w('optionGroupName', 'default:postgres-16')],
+  ['option group upper case', w('optionGroupName', 'Orders-Options')],
+  ['option group trailing hyphen', w('optionGroupName', 'orders-')],
+  ['option group double hyphen', w('optionGroupName', 'orders--options')],
+  ['option group digit first', w('optionGroupName', '1orders')],
+  ['option group and an extra field', { ...good, optionGroupName: 'orders-options', extra: 1 }],
+  ['an extra field in place of the option group', { ...good, extra: 'orders-options' }],
   ['all fields null', Object.fromEntries(Object.keys(good).map((k) => [k, null]))],
 ];
 

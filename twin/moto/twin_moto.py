@@ -69,6 +69,14 @@ FACTS: dict[str, tuple[str, str]] = {
         "InvalidParameterValue",
         "KmsKeyId must be specified when copying an encrypted DB snapshot to another Region.",
     ),
+    # CopyDBSnapshot doc, OptionGroupName: "Specify this option if you are copying a snapshot from one
+    # AWS Region to another, and your DB instance uses a nondefault option group." Error code and
+    # text inferred.
+    "copy-cross-region-option-group": (
+        "InvalidParameterCombination",
+        "The snapshot {id} uses the option group {option_group}: specify OptionGroupName (an option "
+        "group of the target Region) to copy it to another Region.",
+    ),
     # AWS-FACTS.md: a shared encrypted snapshot must be copied first. Error code inferred.
     "restore-shared-encrypted": (
         "InvalidParameterValue",
@@ -593,6 +601,16 @@ def install() -> None:  # noqa: C901 - one place for all patches
     }
 
     DBSnapshot.percent_progress = property(snapshot_percent_progress)
+
+    # A snapshot reports the option group of its instance (DescribeDBSnapshots OptionGroupName), or
+    # the one a copy was given.
+    def get_option_group_name(snap: Any) -> str | None:
+        return snap.__dict__.get("_twin_option_group") or getattr(snap.database, "option_group_name", None)
+
+    def set_option_group_name(snap: Any, value: str | None) -> None:
+        snap.__dict__["_twin_option_group"] = value
+
+    DBSnapshot.option_group_name = property(get_option_group_name, set_option_group_name)
     # The manual snapshot quota is the twin's (check_snapshot_quota); moto's own counts every kind.
     RDSBackend.SNAPSHOT_QUOTA = property(lambda self: 1_000_000)
 
@@ -633,6 +651,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
         kms_key_id: str | None = None,
         tags: list[dict[str, str]] | None = None,
         copy_tags: bool | None = False,
+        option_group_name: str | None = None,
         **_: Any,
     ) -> Any:
         src_id = source_db_snapshot_identifier
@@ -653,6 +672,13 @@ def install() -> None:  # noqa: C901 - one place for all patches
                 raise rds_error("copy-shared-encrypted-needs-key")
             if other_region:
                 raise rds_error("copy-cross-region-encrypted-needs-key")
+        source_group = source.option_group_name
+        if other_region and source_group and not source_group.startswith("default:") and not option_group_name:
+            raise rds_error(
+                "copy-cross-region-option-group", id=source.db_snapshot_identifier, option_group=source_group
+            )
+        if option_group_name and option_group_name not in self.option_groups:
+            raise m.OptionGroupNotFoundFaultError(option_group_name)
         target_key = source_key
         if kms_key_id:
             target_key = self._validate_kms_key(kms_key_id)
@@ -671,6 +697,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
         target.storage_encrypted = target_key is not None
         target.encrypted = target_key is not None
         target.source_db_snapshot_identifier = source.arn
+        target.option_group_name = option_group_name or source_group
         if other_region:
             target.source_region = source.backend.region_name
         self.database_snapshots[target_db_snapshot_identifier] = target
