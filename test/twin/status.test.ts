@@ -8,12 +8,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import type { StatusClients } from '../../plugins/status/src/clients';
+import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
+import { clientsFromEnvironment, type StatusClients } from '../../plugins/status/src/clients';
 import type {
   DestinationDatabaseView,
   SourceDatabaseView,
@@ -38,23 +34,6 @@ let twin: Twin;
 let story: Story;
 const replicas: string[] = [];
 
-/** SDK clients configured only from an operator's environment, as the plugin's are. */
-function clientsFrom(env: Record<string, string>): StatusClients {
-  const credentials = {
-    accessKeyId: env.AWS_ACCESS_KEY_ID!,
-    secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
-    sessionToken: env.AWS_SESSION_TOKEN,
-  };
-  const config = (endpoint?: string) => ({ region: env.AWS_REGION!, credentials, endpoint, maxAttempts: 1 });
-  return {
-    cloudformation: new CloudFormationClient(config(env.AWS_ENDPOINT_URL_CLOUDFORMATION)),
-    sfn: new SFNClient(config(env.AWS_ENDPOINT_URL_SFN)),
-    lambda: new LambdaClient(config(env.AWS_ENDPOINT_URL_LAMBDA)),
-    rds: new RDSClient(config(env.AWS_ENDPOINT_URL)),
-    dynamodb: new DynamoDBClient(config(env.AWS_ENDPOINT_URL)),
-  };
-}
-
 function capture() {
   let text = '';
   const out = new Writable({
@@ -75,8 +54,8 @@ beforeAll(async () => {
   twin = await startTwin();
   await twin.moto.control.setDurations({ snapshotCopy: 9 * 60, restore: 20 * 60 });
   story = await setUpStory(twin);
-  destinationClients = clientsFrom(await twin.operatorEnv('destination'));
-  sourceClients = clientsFrom(await twin.operatorEnv('source'));
+  destinationClients = clientsFromEnvironment(await twin.operatorEnv('destination'));
+  sourceClients = clientsFromEnvironment(await twin.operatorEnv('source'));
   destination = await findDeployment(destinationClients, {
     side: 'destination',
     stackName: story.destination.stackName,

@@ -25,3 +25,29 @@ export function defaultClients(region: string): StatusClients {
     lambda: new LambdaClient(config),
   };
 }
+
+/**
+ * Clients configured from an environment map (the variables the SDK itself would read), for a tool
+ * that runs in-process beside another environment: the demo and the tests on the twin.
+ */
+export function clientsFromEnvironment(env: Record<string, string | undefined>): StatusClients {
+  const credentials = env.AWS_ACCESS_KEY_ID
+    ? {
+        accessKeyId: env.AWS_ACCESS_KEY_ID,
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
+        sessionToken: env.AWS_SESSION_TOKEN,
+      }
+    : undefined;
+  const config = (service: string) => ({
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    credentials,
+    endpoint: env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL,
+  });
+  return {
+    cloudformation: new CloudFormationClient(config('CLOUDFORMATION')),
+    sfn: new SFNClient(config('SFN')),
+    rds: new RDSClient(config('RDS')),
+    dynamodb: new DynamoDBClient(config('DYNAMODB')),
+    lambda: new LambdaClient(config('LAMBDA')),
+  };
+}

@@ -59,7 +59,42 @@ function lockLine(lock?: { holder: string; holderStatus: string; since?: string 
   return `  lock: held by ${lock.holder.split(':').pop()} (${lock.holderStatus})${lock.since ? ` since ${time(lock.since)}` : ''}${stale}`;
 }
 
-export function renderDestination(report: StatusReport<DestinationDatabaseView>): string[] {
+function replicaLines(d: DestinationDatabaseView): string[] {
+  if (d.replicas.length === 0) return ['  none'];
+  return table(
+    ['', 'replica', 'status', 'data from', 'created', 'class', 'size'],
+    d.replicas.map((r) => [
+      r.live ? '★' : ' ',
+      r.dbInstanceIdentifier,
+      r.status,
+      time(r.snapshotTime),
+      time(r.createdAt),
+      r.instanceClass ?? '-',
+      r.allocatedStorageGiB !== undefined ? `${r.allocatedStorageGiB} GiB` : '-',
+    ]),
+  );
+}
+
+function switchLines(d: DestinationDatabaseView): string[] {
+  const out: string[] = [];
+  if (d.switches.length === 0 && !d.recordedSwitch) out.push('  none');
+  for (const s of d.switches)
+    out.push(`  ${time(s.at)}  ${s.machine.padEnd(9)} ${s.from ?? '(none)'} -> ${s.to}`);
+  if (d.recordedSwitch) {
+    out.push(
+      `  recorded: ${d.recordedSwitch.from ?? '(none)'} -> ${d.recordedSwitch.to}` +
+        `${d.recordedSwitch.by ? ` by ${d.recordedSwitch.by}` : ''} (rollback "previous" goes to ${d.recordedSwitch.from ?? 'nothing'})`,
+    );
+  }
+  return out;
+}
+
+export type DestinationSection = 'replicas' | 'switches' | 'runs';
+
+export function renderDestination(
+  report: StatusReport<DestinationDatabaseView>,
+  sections: DestinationSection[] = ['replicas', 'switches', 'runs'],
+): string[] {
   const out = [`${report.deployment} (${report.region}): state machines ${report.stateMachines.join(', ')}`];
   for (const d of report.databases) {
     out.push('', `database ${d.database}`);
@@ -69,35 +104,9 @@ export function renderDestination(report: StatusReport<DestinationDatabaseView>)
         : `  live: unknown${d.live.problem ? ` (${d.live.problem})` : ''}`,
     );
     out.push(lockLine(d.lock));
-    out.push('', '  replicas');
-    if (d.replicas.length === 0) out.push('  none');
-    else
-      out.push(
-        ...table(
-          ['', 'replica', 'status', 'data from', 'created', 'class', 'size'],
-          d.replicas.map((r) => [
-            r.live ? '★' : ' ',
-            r.dbInstanceIdentifier,
-            r.status,
-            time(r.snapshotTime),
-            time(r.createdAt),
-            r.instanceClass ?? '-',
-            r.allocatedStorageGiB !== undefined ? `${r.allocatedStorageGiB} GiB` : '-',
-          ]),
-        ),
-      );
-    out.push('', '  switches (newest first)');
-    if (d.switches.length === 0 && !d.recordedSwitch) out.push('  none');
-    for (const s of d.switches)
-      out.push(`  ${time(s.at)}  ${s.machine.padEnd(9)} ${s.from ?? '(none)'} -> ${s.to}`);
-    if (d.recordedSwitch) {
-      out.push(
-        `  recorded: ${d.recordedSwitch.from ?? '(none)'} -> ${d.recordedSwitch.to}` +
-          `${d.recordedSwitch.by ? ` by ${d.recordedSwitch.by}` : ''} (rollback "previous" goes to ${d.recordedSwitch.from ?? 'nothing'})`,
-      );
-    }
-    out.push('', '  last runs');
-    out.push(...runLines(d.runs));
+    if (sections.includes('replicas')) out.push('', '  replicas', ...replicaLines(d));
+    if (sections.includes('switches')) out.push('', '  switches (newest first)', ...switchLines(d));
+    if (sections.includes('runs')) out.push('', '  last runs', ...runLines(d.runs));
   }
   return out;
 }
