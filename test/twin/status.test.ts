@@ -239,6 +239,8 @@ test('--watch follows a running replication: a bar per RDS phase from PercentPro
   expect(frames[0]).toContain('at Describe The Copy');
   const last = frames[frames.length - 1]!;
   expect(percent(last)).toBe(100);
+  // The copy (9 virtual minutes) ended when the restore started; the run deleted it afterwards.
+  expect(copyBar(last)).toMatch(/\| 100% done \(since deleted\) 9m00s$/);
   expect(last).toMatch(new RegExp(`restore ${replicasNow().newest} +\\|█+\\| 100% available`));
   expect(last).toMatch(new RegExp(`replicate ${held.name} SUCCEEDED \\d`));
   expect(text()).toMatch(new RegExp(`replicate ${held.name}: SUCCEEDED \\(started `));

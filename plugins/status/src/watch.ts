@@ -197,7 +197,9 @@ export async function watch(
         if (t.ended) continue;
         const events = await executionHistory(clients, t.arn);
         const status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: t.arn }))).status;
-        for (const p of phasesOf(events)) {
+        const phases = phasesOf(events);
+        const stopped = status && status !== 'RUNNING' ? now() : undefined;
+        for (const [i, p] of phases.entries()) {
           const key = `${p.kind}/${p.id}`;
           let entry = t.bars.get(key);
           if (!entry) {
@@ -208,10 +210,13 @@ export async function watch(
           }
           if (entry.done !== undefined) continue;
           const { status: s, percent } = await progressOf(clients, p);
-          const finished = s === 'available' || s === 'deleted' || s === 'failed';
-          if (finished) entry.done = now();
+          if (s === 'available' || s === 'deleted' || s === 'failed') {
+            // Seen finished at this poll; the run had moved on by its next phase at the latest.
+            entry.done = Math.min(now(), phases[i + 1]?.startedAt ?? stopped ?? now());
+          }
           entry.bar.update(s === 'available' || s === 'deleted' ? 100 : (percent ?? 0), {
-            status: s,
+            // An intermediate snapshot the run deleted after use: its phase is over.
+            status: s === 'deleted' ? 'done (since deleted)' : s,
             elapsed: duration((entry.done ?? now()) - p.startedAt),
           });
         }
@@ -226,11 +231,12 @@ export async function watch(
           });
         }
       }
-      multibar.update();
       if ([...tracked.values()].every((t) => t.ended)) {
         await findRunning();
+        // multibar.stop() draws the last frame
         if ([...tracked.values()].every((t) => t.ended)) break;
       }
+      multibar.update();
       await sleep(o.intervalMs ?? 15_000);
     }
   } finally {
