@@ -96,11 +96,11 @@ async function statusOf(twin: Twin) {
     async replicas(sections?: DestinationSection[]) {
       this.invocations++;
       const report = await collectDestination(clients.destination, deployments.destination);
-      for (const line of renderDestination(report, sections)) say(`  ${line}`);
+      for (const line of renderDestination(report, sections)) say(line ? `  ${line}` : '');
     },
     async source() {
       const report = await collectSource(clients.source, deployments.source);
-      for (const line of renderSource(report)) say(`  ${line}`);
+      for (const line of renderSource(report)) say(line ? `  ${line}` : '');
     },
   };
 }
