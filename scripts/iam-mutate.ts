@@ -58,6 +58,8 @@ const UNREACHABLE: Record<string, string> = {
     "RDS creates AWSServiceRoleForRDS at an account's first RDS resource with the caller's permission; the twin's accounts behave as if the role existed (moto models no service-linked roles)",
   'resource policy/CloudWatchAlarmsOfThisAccountPublish':
     'CloudWatch alarms publishing to the encrypted operations topic: the twin models no CloudWatch alarms (the key policy statement is checked by the template tests)',
+  'resource policy/CloudWatchAlarmsOfThisStackPublish':
+    'CloudWatch alarms publishing to the operations topic: the twin models no CloudWatch alarms (the topic policy statement is checked by the template tests)',
   'resource policy/AccountAdministersTheKey':
     "the key policy's grant to its own account root: KMS needs it for every use by the account's roles (removing it refuses every use of the key; the twin evaluates that, but administration itself is done by no scenario)",
 };

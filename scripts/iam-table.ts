@@ -386,6 +386,7 @@ const PSEUDO: Record<string, string> = {
   'AWS::Partition': 'aws',
   'AWS::AccountId': '<account>',
   'AWS::Region': '<region>',
+  'AWS::StackName': '<stack>',
   'AWS::URLSuffix': 'amazonaws.com',
 };
 
@@ -766,6 +767,8 @@ const WHY_BY_SID: Record<string, string> = {
   StartTheScheduledRun: 'the schedule (EventBridge rule) starts `replicate`',
   CloudWatchAlarmsOfThisAccountPublish:
     'CloudWatch alarms of this account may publish to the encrypted operations topic',
+  CloudWatchAlarmsOfThisStackPublish:
+    "this stack's alarms (failed, timed-out, aborted, throttled executions; the trigger's failure queue) notify the operations topic",
   'OperationsTopicKey/AccountAdministersTheKey': "AWS's default key policy; the key is not shared",
   LetRdsCreateItsServiceLinkedRole:
     "the first restore in an account without RDS resources creates RDS's service-linked role",

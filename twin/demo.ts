@@ -4,7 +4,10 @@
 // Exits non-zero with the failing state's Error and Cause if any execution fails.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { clientsFromEnvironment } from '../plugins/status/src/clients';
+import { collectDestination, collectSource } from '../plugins/status/src/collect';
+import { findDeployment } from '../plugins/status/src/deployment';
+import { type DestinationSection, renderDestination, renderSource } from '../plugins/status/src/render';
 import { type ExecutionRecord, startTwin, type Twin } from './src';
 import {
   createDestinationNetwork,
@@ -17,7 +20,6 @@ import { occurrences } from './src/metrics';
 import type { HistoryEvent } from './src/stepfunctions';
 
 const DATABASE = 'orders-db';
-const TAG_MANAGED_BY = 'rds-replicator:managed-by';
 
 const t0 = Date.now();
 let clockStart = 0;
@@ -64,26 +66,47 @@ function failed(twin: Twin): ExecutionRecord[] {
   return [...twin.sfn.executions.values()].filter((e) => e.status !== 'SUCCEEDED' && e.status !== 'RUNNING');
 }
 
-async function replicaTable(twin: Twin, secretId: string) {
-  const { rds } = twin.aws('destination');
+/** The status commands' own code (`sls replicas`, `sls replication-status`), with an operator's environment. */
+async function statusOf(twin: Twin) {
+  const destination = twin.stacks.destination!;
+  const source = twin.stacks.source!;
+  const clients = {
+    destination: clientsFromEnvironment(await twin.operatorEnv('destination')),
+    source: clientsFromEnvironment(await twin.operatorEnv('source')),
+  };
+  const deployments = {
+    destination: await findDeployment(clients.destination, {
+      side: 'destination',
+      stackName: destination.stackName,
+      region: twin.region,
+      databases: [DATABASE],
+      secrets: [{ database: DATABASE, logicalId: 'DatabaseSecretOrdersDashdb' }],
+      whereFunctionLogicalId: 'NameReplicaLambdaFunction',
+    }),
+    source: await findDeployment(clients.source, {
+      side: 'source',
+      stackName: source.stackName,
+      region: twin.region,
+      databases: [DATABASE],
+    }),
+  };
+  return {
+    /** nameReplica invocations the status command made (it asks where the secret points). */
+    invocations: 0,
+    async replicas(sections?: DestinationSection[]) {
+      this.invocations++;
+      const report = await collectDestination(clients.destination, deployments.destination);
+      for (const line of renderDestination(report, sections)) say(line ? `  ${line}` : '');
+    },
+    async source() {
+      const report = await collectSource(clients.source, deployments.source);
+      for (const line of renderSource(report)) say(line ? `  ${line}` : '');
+    },
+  };
+}
+
+async function secretLine(twin: Twin, secretId: string) {
   const secret = await readSecret(twin, secretId);
-  const all = await rds.send(new DescribeDBInstancesCommand({}));
-  const deployment = twin.stacks.destination!.stackName;
-  const rows = (all.DBInstances ?? [])
-    .filter((i) => i.TagList?.some((t) => t.Key === TAG_MANAGED_BY && t.Value === deployment))
-    .sort((a, b) => String(a.InstanceCreateTime).localeCompare(String(b.InstanceCreateTime)));
-  say(
-    '  replica                               status      live  endpoint                                                                created (virtual)',
-  );
-  for (const i of rows) {
-    const live = i.DBInstanceIdentifier === secret.dbInstanceIdentifier ? ' ★  ' : '    ';
-    const endpoint = i.Endpoint ? `${i.Endpoint.Address}:${i.Endpoint.Port}` : '-';
-    say(
-      `  ${String(i.DBInstanceIdentifier).padEnd(36)}  ${String(i.DBInstanceStatus).padEnd(10)}  ${live}  ${endpoint.padEnd(70)}  ${vtime(
-        new Date(i.InstanceCreateTime ?? 0).toISOString(),
-      ).trim()}`,
-    );
-  }
   const shown = Object.fromEntries(
     Object.entries(secret).map(([k, v]) => [k, /password/i.test(k) ? '(not shown)' : v]),
   );
@@ -129,6 +152,7 @@ async function main() {
     const secretId = destination.outputs.DatabaseSecretOrdersDashdbArn!; // created empty by the stack
     await seedSecret(twin, secretId, { note: 'keys the replicator does not own are kept as they are' });
 
+    const status = await statusOf(twin);
     twin.sfn.onEvent = progressPrinter(twin);
     for (let run = 1; run <= 3; run++) {
       say();
@@ -138,7 +162,9 @@ async function main() {
       await twin.run('source', 'replicate', { databases: [DATABASE] });
       const bad = failed(twin);
       if (bad.length) throw bad[0];
-      await replicaTable(twin, secretId);
+      say();
+      say('`npx sls replicas --config serverless.destination.yml --stage dev` (the replicas):');
+      await status.replicas(['replicas']);
       await twin.clock.advance(24 * 3600 * 1000 - ((twin.clock.now() - clockStart) % (24 * 3600 * 1000)));
     }
 
@@ -151,10 +177,16 @@ async function main() {
     });
     if (rollback.status !== 'SUCCEEDED') throw rollback;
     say(`  output: ${rollback.output}`);
-    await replicaTable(twin, secretId);
+    await secretLine(twin, secretId);
+    say();
+    say('`npx sls replicas --config serverless.destination.yml --stage dev`:');
+    await status.replicas();
+    say();
+    say('`npx sls replication-status --config serverless.source.yml --stage dev`:');
+    await status.source();
 
     const executions = [...twin.sfn.executions.values()];
-    const lambdas = twin.lambda.invocations.length;
+    const lambdas = twin.lambda.invocations.length - status.invocations;
     say();
     say('Summary');
     const byStatus = new Map<string, number>();
@@ -163,7 +195,10 @@ async function main() {
       `  executions: ${executions.length} (${[...byStatus].map(([status, n]) => `${n} ${status}`).join(', ')}): ` +
         'per replication a source run, its per-database child, a destination run; and the rollback',
     );
-    say(`  Lambda invocations: ${lambdas} for 3 replications and 1 rollback`);
+    say(
+      `  Lambda invocations: ${lambdas} for 3 replications and 1 rollback ` +
+        `(and ${status.invocations} by the status command, asking nameReplica where the secret points)`,
+    );
     say(
       `  virtual time: ${vtime(twin.clock.iso()).trim()} since the start; real time ${(Date.now() - t0) / 1000}s`,
     );

@@ -482,7 +482,7 @@ describe('the packaged templates', () => {
     const expected: Kind[] =
       VARIANTS[i]!.side === 'source'
         ? ['identity', 'trust', 'key', 'topic', 'bucket']
-        : ['identity', 'trust', 'permission', 'bucket', 'key']; // the operations topic always has its key
+        : ['identity', 'trust', 'permission', 'bucket', 'key', 'topic']; // the operations topic always has its key and policy
     expect([...new Set(located.map((l) => l.kind))].sort()).toEqual(expected.sort());
   });
 

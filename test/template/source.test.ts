@@ -329,7 +329,8 @@ describe('the replication topic', () => {
       [twoAccounts, [DESTINATION, OTHER_DESTINATION]],
     ] as Array<[PackagedService, string[]]>) {
       const allows = statements(p.template).filter(
-        (s) => s.kind === 'topic' && s.statement.Effect === 'Allow',
+        (s) =>
+          s.kind === 'topic' && s.resource === 'ReplicationTopicPolicy' && s.statement.Effect === 'Allow',
       );
       const byAction = new Map<string, string[]>();
       for (const { statement } of allows) {

@@ -1,6 +1,9 @@
 // The twin host: one local HTTP server that plays the AWS APIs moto cannot play here.
 //  - Lambda Invoke   POST /2015-03-31/functions/{name}/invocations
 //  - Step Functions  POST /  (X-Amz-Target: AWSStepFunctions.<Action>, JSON 1.0)
+//  - CloudFormation  POST /  (Action=ListStackResources, query protocol): the resources the twin
+//    provisioned for a deployment, so that tools which find a stack's resources (the status
+//    commands) run against the twin as against AWS
 //  - the HTTP endpoint of SNS subscriptions that stand for `lambda` subscriptions:
 //    POST /sns/{account}/{function}: moto delivers the notification, the host turns it into the
 //    SNS event envelope Lambda receives and invokes the function asynchronously.
@@ -22,6 +25,12 @@ export interface HostOptions {
   subscriptionArn: (account: string, fn: string, topicArn: string) => string | undefined;
   /** IAM: authorises what Lambdas (signed with their role's keys) and SNS deliveries ask of the host. */
   iam?: IamAuthorizer;
+  /** CloudFormation: logical id, type and physical id of each resource of a deployed stack. */
+  stackResources?: (
+    account: string,
+    region: string,
+    stackName: string,
+  ) => Array<{ logicalId: string; type: string; physicalId: string }> | undefined;
 }
 
 export interface Host {
@@ -76,6 +85,69 @@ function callerAccount(req: IncomingMessage, opts: HostOptions): string {
 
 const epoch = (ms?: number) => (ms === undefined ? undefined : ms / 1000);
 
+/** `arn:aws:states:::aws-sdk:rds:describeDBSnapshots` -> resourceType `aws-sdk:rds`, resource `describeDBSnapshots`. */
+function taskResource(arn = ''): { resourceType: string; resource: string } {
+  const tail = arn.replace(/^arn:aws[a-z-]*:states:::/, '');
+  const i = tail.lastIndexOf(':');
+  return i < 0
+    ? { resourceType: tail, resource: '' }
+    : { resourceType: tail.slice(0, i), resource: tail.slice(i + 1) };
+}
+
+const json = (v: unknown) => (v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * GetExecutionHistory's events (HistoryEvent of the Step Functions API) from the twin's records:
+ * only the events AWS records (those with an `awsType`), numbered in order, with the details the
+ * API gives for each type (state names, task resources, parameters and results, Error and Cause).
+ */
+export function historyEvents(e: ExecutionRecord, includeExecutionData = true) {
+  const data = (v: unknown) => (includeExecutionData ? json(v) : undefined);
+  const events: Array<Record<string, unknown>> = [];
+  for (const ev of e.history) {
+    const type = ev.awsType;
+    if (!type) continue;
+    const id = events.length + 1;
+    const out: Record<string, unknown> = {
+      timestamp: Date.parse(ev.at) / 1000,
+      type,
+      id,
+      previousEventId: id - 1,
+    };
+    const { resourceType, resource } = taskResource(ev.resource);
+    if (type.endsWith('StateEntered'))
+      out.stateEnteredEventDetails = { name: ev.state, input: data(ev.input) };
+    else if (type.endsWith('StateExited'))
+      out.stateExitedEventDetails = { name: ev.state, output: data(ev.output) };
+    else if (type === 'ExecutionStarted') out.executionStartedEventDetails = { input: data(ev.input) };
+    else if (type === 'ExecutionSucceeded') out.executionSucceededEventDetails = { output: data(ev.output) };
+    else if (type === 'ExecutionFailed')
+      out.executionFailedEventDetails = { error: ev.error, cause: ev.cause };
+    else if (type === 'ExecutionAborted')
+      out.executionAbortedEventDetails = { error: ev.error, cause: ev.cause };
+    else if (type === 'ExecutionTimedOut')
+      out.executionTimedOutEventDetails = { error: ev.error, cause: ev.cause };
+    else if (type === 'TaskScheduled')
+      out.taskScheduledEventDetails = {
+        resourceType,
+        resource,
+        region: e.region,
+        parameters: json(ev.parameters) ?? '{}',
+      };
+    else if (type === 'TaskStarted') out.taskStartedEventDetails = { resourceType, resource };
+    else if (type === 'TaskSubmitted')
+      out.taskSubmittedEventDetails = { resourceType, resource, output: data(ev.output) };
+    else if (type === 'TaskSucceeded')
+      out.taskSucceededEventDetails = { resourceType, resource, output: data(ev.output) };
+    else if (type === 'TaskFailed')
+      out.taskFailedEventDetails = { resourceType, resource, error: ev.error, cause: ev.cause };
+    events.push(out);
+  }
+  return events;
+}
+
+const xmlText = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 function describe(e: ExecutionRecord) {
   return {
     executionArn: e.executionArn,
@@ -127,6 +199,17 @@ export async function startHost(opts: HostOptions): Promise<Host> {
           nextToken: start + max < all.length ? String(start + max) : undefined,
         };
       }
+      case 'GetExecutionHistory': {
+        const exec = opts.sfn.describeExecution({ account }, String(req.executionArn));
+        const all = historyEvents(exec, req.includeExecutionData !== false);
+        if (req.reverseOrder === true) all.reverse();
+        const max = Math.min(Number(req.maxResults ?? 100) || 100, 1000);
+        const start = Number(req.nextToken ?? 0);
+        return {
+          events: all.slice(start, start + max),
+          nextToken: start + max < all.length ? String(start + max) : undefined,
+        };
+      }
       default:
         throw new ServiceError(
           'UnknownOperationException',
@@ -157,6 +240,34 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         });
         const result = sfnAction(action, account, input);
         send(200, result, { 'content-type': 'application/x-amz-json-1.0' });
+        return;
+      }
+      const form = new URLSearchParams(
+        String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') ? text : '',
+      );
+      if (form.get('Action') === 'ListStackResources') {
+        const account = callerAccount(req, opts);
+        const region = signedRegion(req) ?? opts.region;
+        const stackName = form.get('StackName') ?? '';
+        const resources = opts.stackResources?.(account, region, stackName);
+        if (!resources) {
+          const message = `Stack with id ${stackName} does not exist`;
+          res.writeHead(400, { 'content-type': 'text/xml' });
+          res.end(
+            `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>${xmlText(message)}</Message></Error><RequestId>twin</RequestId></ErrorResponse>`,
+          );
+          return;
+        }
+        const members = resources
+          .map(
+            (r) =>
+              `<member><LogicalResourceId>${xmlText(r.logicalId)}</LogicalResourceId><PhysicalResourceId>${xmlText(r.physicalId)}</PhysicalResourceId><ResourceType>${xmlText(r.type)}</ResourceType><LastUpdatedTimestamp>${new Date(opts.clock.now()).toISOString()}</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>`,
+          )
+          .join('');
+        res.writeHead(200, { 'content-type': 'text/xml' });
+        res.end(
+          `<ListStackResourcesResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><ListStackResourcesResult><StackResourceSummaries>${members}</StackResourceSummaries></ListStackResourcesResult><ResponseMetadata><RequestId>twin</RequestId></ResponseMetadata></ListStackResourcesResponse>`,
+        );
         return;
       }
       const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);

@@ -9,6 +9,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { useClock } from './asl-runtime';
 import { accountClient, type Where } from './aws';
 import { VirtualClock } from './clock';
@@ -58,6 +59,11 @@ export interface Twin {
    * account, the twin's Region); becomes `stacks[side]`.
    */
   deploy(side: Side, opts?: DeployOptions): Promise<DeployedStack>;
+  /**
+   * An operator's view of one account: the environment an AWS CLI or SDK v3 tool needs to reach the
+   * twin as that account (AWS_ENDPOINT_URL* and assumed-role credentials), as a shell would set it.
+   */
+  operatorEnv(side: Side | string, region?: string): Promise<Record<string, string>>;
   /** SDK clients bound to one account (a side or an account id) and Region of the twin. */
   aws(side: Side | string, region?: string): ReturnType<typeof clientsFor>;
   /** ARN of a deployed state machine by its key in `stepFunctions.stateMachines` (e.g. 'replicate'). */
@@ -198,6 +204,18 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     region,
     iam,
     accountOfKey: (k) => keys.get(k),
+    stackResources: (account, region, stackName) => {
+      const stack = [...deployments]
+        .reverse()
+        .find((d) => d.account === account && d.region === region && d.stackName === stackName);
+      if (!stack) return undefined;
+      return Object.entries(stack.template.Resources ?? {}).flatMap(([logicalId, r]) => {
+        const physical = stack.context.physical.get(logicalId);
+        return physical
+          ? [{ logicalId, type: String((r as { Type: string }).Type), physicalId: String(physical.ref) }]
+          : [];
+      });
+    },
     subscriptionArn: (account, fn) => {
       for (const s of deployments) {
         const sub = s?.subscriptions.find((x) => x.function === fn && s.account === account);
@@ -264,6 +282,28 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
       stacks[side] = stack;
       deployments.push(stack);
       return stack;
+    },
+    async operatorEnv(side, inRegion) {
+      const account = side === 'source' || side === 'destination' ? accounts[side] : side;
+      const sts = accountClient(STSClient, { endpoint: moto.url, account, region });
+      const { Credentials: c } = await sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${account}:role/operator`,
+          RoleSessionName: 'operator',
+        }),
+      );
+      keys.set(c!.AccessKeyId!, account);
+      return {
+        AWS_ENDPOINT_URL: moto.url,
+        AWS_ENDPOINT_URL_SFN: host!.url,
+        AWS_ENDPOINT_URL_LAMBDA: host!.url,
+        AWS_ENDPOINT_URL_CLOUDFORMATION: host!.url,
+        AWS_ACCESS_KEY_ID: c!.AccessKeyId!,
+        AWS_SECRET_ACCESS_KEY: c!.SecretAccessKey!,
+        AWS_SESSION_TOKEN: c!.SessionToken!,
+        AWS_REGION: inRegion ?? region,
+        AWS_DEFAULT_REGION: inRegion ?? region,
+      };
     },
     aws(side, inRegion) {
       const account = side === 'source' || side === 'destination' ? accounts[side] : side;

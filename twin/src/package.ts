@@ -43,6 +43,7 @@ function newestInput(): number {
     'statemachines',
     'config',
     'src',
+    'plugins/status/index.js',
     'package-lock.json',
   ];
   let newest = 0;
@@ -128,6 +129,7 @@ const SERVICE_INPUTS = [
   'statemachines',
   'config',
   'src',
+  'plugins',
   'package.json',
   'package-lock.json',
   'tsconfig.json',
