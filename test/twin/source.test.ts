@@ -157,6 +157,7 @@ describe.each([
       database,
       runId: run.name,
       runToken: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+      snapshotSource: 'new',
       AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: run.executionArn,
     });
     expect(childInput(child)).not.toHaveProperty('executionId');
