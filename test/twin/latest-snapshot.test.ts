@@ -25,6 +25,7 @@ import {
   DEPLOYMENT_ID,
   deploySource,
   describeRun,
+  eventsOf,
   intermediatePrefix,
   outcomeOf,
   restoreAttribute,
@@ -63,7 +64,7 @@ beforeAll(async () => {
   });
   // back to the dev stack for `story` and twin.stacks.source
   twin.stacks.source = story.stack;
-  for (const id of DATABASES) {
+  for (const id of [...DATABASES, 'unlisted-db']) {
     await createSourceDatabase(twin, {
       id,
       encryption: id === 'onkey-db' ? story.keyArn : id === 'fresh-db' ? 'aws/rds' : 'none',
@@ -273,6 +274,13 @@ describe('snapshotSource latest when only a too-old automated snapshot exists', 
     expect(statesEntered(child)).toContain('Release Lock After Failure');
     expect(statesEntered(child)).toContain('Notify Operations Of Failure');
     expect(phases(child)).toEqual([]);
+    // The operations notice says why, naming the newest snapshot and its age.
+    const [notice] = eventsOf(child, 'Notify Operations Of Failure', 'TaskScheduled');
+    expect((notice!.parameters as { Message: Record<string, unknown> }).Message).toMatchObject({
+      error: 'NoRecentSnapshot',
+      failedState: 'Find The Newest Backup',
+      cause: outcome.cause,
+    });
   });
 });
 
@@ -318,6 +326,30 @@ describe('an instance already on the shared key (snapshotSource new)', () => {
     const records = (await tableItems(story, 'onkey-db')).filter((i) => i.pk === 'copy#onkey-db');
     expect(records.map((r) => r.snapshotId).sort()).toEqual([shared[1], shared[2]].sort());
   });
+
+  test('a clean-up notice says which snapshot the run started from', async () => {
+    // Retention cannot delete the oldest copy this time: the run succeeds and tells operations.
+    await twin.moto.control.addFault({
+      kind: 'error',
+      api: 'DeleteDBSnapshot',
+      code: 'InvalidDBSnapshotState',
+      count: 10,
+    });
+    const run = await twin.run('source', 'replicate', { databases: ['onkey-db'] });
+    const outcome = outcomeOf(run, 'onkey-db');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED', warning: expect.any(String) });
+    const [notice] = eventsOf(
+      childOf(twin, run, 'onkey-db'),
+      'Notify Operations Of Housekeeping Problem',
+      'TaskScheduled',
+    );
+    expect((notice!.parameters as { Message: Record<string, unknown> }).Message.startedFrom).toMatchObject({
+      snapshotId: outcome.sharedSnapshotId,
+      snapshotType: 'manual',
+      ageMinutes: 0,
+      copy: false,
+    });
+  });
 });
 
 describe('the snapshotSource of a run is checked before anything is created', () => {
@@ -325,6 +357,10 @@ describe('the snapshotSource of a run is checked before anything is created', ()
     [{ snapshotSource: 'oldest' }, 'snapshotSource: expected "new"'],
     [{ snapshotSource: 7, databases: ['fresh-db'] }, 'snapshotSource: expected "new"'],
     [{ snapshotSource: 'latest', extra: true }, 'input: unknown field'],
+    [
+      { databases: ['fresh-db', 'unlisted-db'], snapshotSource: 'latest' },
+      'databases[1]: unlisted-db is not in the databases parameter ["fresh-db","old-db","backup-db","onkey-db","gone-db"]; snapshotSource latest',
+    ],
   ])('%j fails with InvalidInput', async (input, cause) => {
     const before = (await snapshotsOf(twin, 'fresh-db')).length;
     const run = await twin.run('source', 'replicate', input);

@@ -549,12 +549,12 @@ describe('bad input fails with InvalidInput before anything is created', () => {
     {
       what: 'an unknown field',
       input: { databases: ['input-db'], force: true },
-      cause: /^input: unknown field .*databases is its only field/,
+      cause: /^input: unknown field .*optionally with "snapshotSource".*has no other field/,
     },
     {
       what: 'a misspelt field',
       input: { Databases: ['input-db'] },
-      cause: /^input: unknown field .*databases is its only field/,
+      cause: /^input: unknown field .*optionally with "snapshotSource".*has no other field/,
     },
     {
       what: 'databases as a string, not a list',
