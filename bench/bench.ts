@@ -1,6 +1,6 @@
 // `npm run bench`: polling cost and promptness, scale, and Lambda size, measured on the twin's
 // virtual clock (no timed assertions anywhere: this prints figures and exits non-zero when a
-// target of ../shared/DESIGN.md is missed).
+// target of ../shared/DESIGN.md is missed). `npm run bench -- --only=5` runs one section.
 //
 //   1. One database replicated end to end (source replicate -> SNS -> destination replicate) with
 //      all four RDS phases (source snapshot, source copy, destination copy, restore) lasting
@@ -10,6 +10,8 @@
 //      happening to end just before a poll.
 //   3. Lambda bundle sizes and cold import times.
 //   4. One source execution for 50 databases: all succeed, maxConcurrency never exceeded.
+//   5. Snapshot sources (issue 12): `new`, `latest` and an instance already on the shared key, with
+//      phase lengths of a mid-sized instance: RDS phases, end-to-end time, ratio to the four-phase path.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -450,13 +452,108 @@ async function sizes(twin: Twin) {
   );
 }
 
+/**
+ * Phase lengths for section 5, ASSUMED for a PostgreSQL instance of about 100 GiB, not measured: a
+ * manual snapshot after the nightly automated backup is incremental (15 min); a copy that changes
+ * the key, in the source or across accounts, copies every block (45 min each; inferred from the RDS
+ * user guide: only a copy with the same key can be incremental); the restore until `available`
+ * 20 min (the data then loads lazily). Replace them with the durations your RDS events show.
+ */
+const REALISTIC = { snapshotCreate: 15 * 60, snapshotCopy: 45 * 60, restore: 20 * 60 };
+
+async function snapshotSources(twin: Twin) {
+  out();
+  out('## 5. Snapshot sources: RDS phases and end-to-end time (one database)');
+  out();
+  const setUp = async (encryption: 'aws/rds' | 'shared key') => {
+    await twin.reset();
+    const source = await twin.deploy('source');
+    const key = source.outputs.KmsKeyArn!;
+    await createSourceDatabase(twin, {
+      id: DATABASE,
+      encryption: encryption === 'aws/rds' ? 'aws/rds' : key,
+    });
+    const network = await createDestinationNetwork(twin);
+    const destination = await twin.deploy('destination', {
+      params: { vpcSecurityGroupIds: network.securityGroupId, sourceKmsKeyArn: key },
+    });
+    await seedSecret(twin, destination.outputs.DatabaseSecretOrdersDashdbArn!);
+    await twin.moto.control.setDurations({ ...REALISTIC, modify: 30, delete: 60 });
+  };
+  const measure = async (input: unknown) => {
+    const before = new Set(twin.sfn.executions.keys());
+    await twin.run('source', 'replicate', input);
+    const execs = [...twin.sfn.executions.values()].filter((e) => !before.has(e.executionArn));
+    const failed = execs.filter((e) => e.status !== 'SUCCEEDED');
+    if (failed.length || execs.length !== 3)
+      throw new Error(
+        `snapshot sources: ${failed.map((e) => `${e.name} ${e.error}: ${e.cause}`).join('; ')}`,
+      );
+    const start = Math.min(...execs.map((e) => e.startDate));
+    const stop = Math.max(...execs.map((e) => e.stopDate ?? e.startDate));
+    await twin.clock.advance(3600_000);
+    return {
+      phases: execs.flatMap(phaseTimings).map((t) => t.state),
+      total: (stop - start) / 1000,
+      events: execs.reduce((n, e) => n + historyEventCount(e), 0),
+    };
+  };
+  await setUp('aws/rds');
+  const fresh = await measure({ databases: [DATABASE] });
+  await twin.moto.control.addBackupSnapshot({
+    account: twin.accounts.source,
+    dbInstanceIdentifier: DATABASE,
+    type: 'automated',
+    ageSeconds: 2 * 3600,
+    replace: true,
+  });
+  const latest = await measure({ databases: [DATABASE], snapshotSource: 'latest' });
+  await setUp('shared key');
+  const onKey = await measure({ databases: [DATABASE] });
+  const rows = [['snapshot source', 'RDS phases', 'which', 'end to end', 'history events', 'vs today (new)']];
+  for (const [label, f] of [
+    ['new (today: snapshot, re-key copy, destination copy, restore)', fresh],
+    ['latest (a 2-hour-old automated snapshot)', latest],
+    ['new, instance already on the shared key', onKey],
+  ] as const) {
+    rows.push([
+      label,
+      String(f.phases.length),
+      f.phases.join(', '),
+      hours(f.total),
+      String(f.events),
+      `${fmt(f.total / fresh.total, 2)}x`,
+    ]);
+  }
+  table(rows);
+  out();
+  out(
+    `Phase lengths (assumed for a ~100 GiB instance, bench/bench.ts REALISTIC): snapshot ${hours(REALISTIC.snapshotCreate)}, each copy ${hours(REALISTIC.snapshotCopy)}, restore ${hours(REALISTIC.restore)}.`,
+  );
+  out(
+    '`latest` also spares the production instance a snapshot, and its data is as old as the backup (the message carries the backup time).',
+  );
+  if (fresh.phases.length !== 4)
+    misses.push(`snapshot sources: new took ${fresh.phases.length} RDS phases, not 4`);
+  if (latest.phases.length !== 3)
+    misses.push(`snapshot sources: latest took ${latest.phases.length} RDS phases, not 3`);
+  if (onKey.phases.length !== 3)
+    misses.push(
+      `snapshot sources: an instance on the shared key took ${onKey.phases.length} RDS phases, not 3`,
+    );
+}
+
 async function main() {
   const started = Date.now();
   const twin = await startTwin();
   try {
-    await polling(twin);
-    await sizes(twin);
-    await scale(twin);
+    // `npm run bench -- --only=5` runs one section (1 and 2 run together)
+    const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+    const wanted = (n: string) => only === undefined || only.split(',').includes(n);
+    if (wanted('1') || wanted('2')) await polling(twin);
+    if (wanted('3')) await sizes(twin);
+    if (wanted('4')) await scale(twin);
+    if (wanted('5')) await snapshotSources(twin);
   } finally {
     await twin.stop();
   }

@@ -30,6 +30,12 @@ const DESCRIPTIONS = {
   maxWaitMinutes: 'longest wait for one RDS phase (snapshot or copy) before the run gives up',
   destinationCopyGraceMinutes:
     'a shared copy beyond keepSharedSnapshots is deleted only once it was shared this long ago (destinations may still be copying it)',
+  snapshotSource:
+    "which snapshot a run starts from: 'new' (a snapshot taken by the run) or 'latest' (the newest automated or AWS Backup snapshot younger than maxSnapshotAgeHours, copied once with the shared key); a run's input may override it",
+  maxSnapshotAgeHours:
+    "with snapshotSource 'latest': the oldest automated or AWS Backup snapshot a run may start from, in hours",
+  whenNoRecentSnapshot:
+    "with snapshotSource 'latest' and no snapshot younger than maxSnapshotAgeHours: 'new' takes a new snapshot, 'fail' fails the database with NoRecentSnapshot",
   logLevel: 'Step Functions log level sent to CloudWatch Logs (execution data is never included)',
   tracingEnabled: 'true to enable AWS X-Ray tracing of the state machine',
   pointInTimeRecovery: 'true to enable point-in-time recovery of the lock and shared-copy table',
@@ -49,6 +55,12 @@ const EMAIL = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
 const SCHEDULE =
   /^(rate\(\s*[1-9][0-9]*\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(\s*\S+(\s+\S+){5}\s*\))$/;
 const LOG_LEVELS = ['ALL', 'ERROR', 'FATAL', 'OFF'];
+// Snapshot sources (issue 12). `latest` reads automated snapshots, kept at most 35 days (RDS backup
+// retention), and AWS Backup snapshots: an age limit beyond 35 days is accepted for the latter.
+const SNAPSHOT_SOURCES = ['new', 'latest'];
+const WHEN_NO_RECENT_SNAPSHOT = ['new', 'fail'];
+const DEFAULT_MAX_SNAPSHOT_AGE_HOURS = 26; // a daily backup window, plus two hours of slack
+const MAX_SNAPSHOT_AGE_HOURS = 24 * 365;
 
 const MAX_DESTINATION_ACCOUNTS = 20; // RDS shares a manual snapshot with at most 20 accounts
 // One execution holds every database's history (Standard workflows: at most 25,000 events). A
@@ -258,6 +270,32 @@ async function resolve(ctx) {
     problems.push(`parameter logLevel is ${describe(logValue)}: expected one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const oneOf = (name, value, allowed) => {
+    const text = String(value).trim().toLowerCase();
+    if (allowed.includes(text)) return text;
+    problems.push(
+      `parameter ${name} is ${describe(value)}: expected ${allowed.map((a) => `'${a}'`).join(' or ')} (for example --param="${name}=${allowed[0]}")`,
+    );
+    return allowed[0];
+  };
+  const snapshotSource = oneOf(
+    'snapshotSource',
+    await ctx.resolveVariable("param:snapshotSource, 'new'"),
+    SNAPSHOT_SOURCES,
+  );
+  const maxSnapshotAgeHours = asInteger(
+    'maxSnapshotAgeHours',
+    await ctx.resolveVariable(`param:maxSnapshotAgeHours, ${DEFAULT_MAX_SNAPSHOT_AGE_HOURS}`),
+    1,
+    MAX_SNAPSHOT_AGE_HOURS,
+    problems,
+  );
+  const whenNoRecentSnapshot = oneOf(
+    'whenNoRecentSnapshot',
+    await ctx.resolveVariable("param:whenNoRecentSnapshot, 'new'"),
+    WHEN_NO_RECENT_SNAPSHOT,
+  );
+
   const tracingEnabled = asBoolean('tracingEnabled', await raw('tracingEnabled'), problems);
   const pointInTimeRecovery = asBoolean('pointInTimeRecovery', await raw('pointInTimeRecovery'), problems);
 
@@ -319,6 +357,20 @@ async function resolve(ctx) {
     copyGraceFromCreationMinutes:
       destinationCopyGraceMinutes + (Number.isInteger(maxWaitMinutes) ? maxWaitMinutes : 0),
     notificationEmail,
+    snapshotSource,
+    maxSnapshotAgeHours,
+    maxSnapshotAgeMinutes: maxSnapshotAgeHours * 60,
+    whenNoRecentSnapshot,
+    // IAM resources the role may copy automated and AWS Backup snapshots from (snapshotSource
+    // 'latest', in the input of any run): each configured database's automated snapshots
+    // (rds:<db>-<time>) and the AWS Backup snapshots of the account and Region (awsbackup:job-<uuid>:
+    // their names do not carry the instance).
+    backupSnapshotResources: [
+      ...databases.map((db) => ({
+        'Fn::Sub': `arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:snapshot:rds:${db}-*`,
+      })),
+      { 'Fn::Sub': 'arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:awsbackup:*' },
+    ],
     logLevel,
     tracingEnabled,
     // Default of the template parameter XRayTracing, a string (a whole-value variable would insert a boolean).
@@ -341,7 +393,10 @@ module.exports = {
   },
   DESCRIPTIONS,
   DEFAULT_DESTINATION_COPY_GRACE_MINUTES,
+  DEFAULT_MAX_SNAPSHOT_AGE_HOURS,
   MAX_DATABASES,
+  SNAPSHOT_SOURCES,
+  WHEN_NO_RECENT_SNAPSHOT,
   MAX_DESTINATION_ACCOUNTS,
   resolve,
   /**

@@ -128,6 +128,23 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'snapshotSource latest: the newest automated snapshot is copied into the shared copy',
+    async run(twin) {
+      await createSourceDatabase(twin, { id: DATABASE, encryption: 'aws/rds' });
+      await twin.deploy('source');
+      await twin.moto.control.addBackupSnapshot({
+        account: twin.accounts.source,
+        dbInstanceIdentifier: DATABASE,
+        type: 'automated',
+        ageSeconds: 3600,
+        replace: true,
+      });
+      const exec = await twin.run('source', 'replicate', { databases: [DATABASE], snapshotSource: 'latest' });
+      if (exec.status !== 'SUCCEEDED')
+        throw new Error(`replicate ${exec.status}: ${exec.error}: ${exec.cause}`);
+    },
+  },
+  {
     name: 'replicate x3 (retention deletes the oldest), then roll back to a stopped replica',
     async run(twin) {
       await setUpStory(twin);

@@ -760,6 +760,8 @@ const WHY_BY_SID: Record<string, string> = {
     'Step Functions follows .sync child executions through this managed EventBridge rule',
   ShareAndDeleteOwnSnapshots:
     'share the copy with the destination accounts; delete the intermediate snapshot and copies beyond keepSharedSnapshots (only snapshots tagged as this deployment)',
+  CopyTheInstancesBackups:
+    "snapshotSource latest: copy a configured database's newest automated snapshot, or an AWS Backup snapshot, into this deployment's shared copy",
   EncryptCopiesWithSharedKey: 'RDS encrypts the copy with the shared key on the role’s behalf',
   GrantSharedKeyToRds: 'RDS holds a grant on the shared key while it copies',
   GrantSourceKeysToRds: 'copy a source instance encrypted with another customer key of this account',

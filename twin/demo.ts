@@ -1,6 +1,7 @@
 // `npm run demo`: the whole story on the offline twin of two AWS accounts, in virtual time.
 // One PostgreSQL database in the source account is replicated three times into the destination
-// account (a day apart; retention keeps two replicas), then rolled back to the previous replica.
+// account (a day apart; retention keeps two replicas; the third run starts from the newest automated
+// snapshot, snapshotSource `latest`), then rolled back to the previous replica.
 // Exits non-zero with the failing state's Error and Cause if any execution fails.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -155,13 +156,35 @@ async function main() {
     const status = await statusOf(twin);
     twin.sfn.onEvent = progressPrinter(twin);
     for (let run = 1; run <= 3; run++) {
+      // The third run starts from RDS's own nightly backup instead of a new snapshot (issue 12).
+      const latest = run === 3;
       say();
       say(
         `Replication ${run} of 3 (source 'replicate' started on demand; the destination runs from the SNS message):`,
       );
-      await twin.run('source', 'replicate', { databases: [DATABASE] });
+      if (latest) {
+        const backup = await twin.moto.control.addBackupSnapshot({
+          account: twin.accounts.source,
+          dbInstanceIdentifier: DATABASE,
+          type: 'automated',
+          ageSeconds: 5 * 3600,
+          replace: true,
+        });
+        say(
+          `  RDS took its automated snapshot ${backup.id} 5 hours ago; this run starts from it ({"snapshotSource": "latest"}):\n` +
+            '  one copy with the shared key instead of a new snapshot plus a copy, and the replica carries the backup time.',
+        );
+      }
+      const exec = await twin.run(
+        'source',
+        'replicate',
+        latest ? { databases: [DATABASE], snapshotSource: 'latest' } : { databases: [DATABASE] },
+      );
       const bad = failed(twin);
       if (bad.length) throw bad[0];
+      const outcome = (JSON.parse(exec.output ?? '{}') as { databases?: Array<{ startedFrom?: unknown }> })
+        .databases?.[0];
+      say(`  started from: ${JSON.stringify(outcome?.startedFrom)}`);
       say();
       say('`npx sls replicas --config serverless.destination.yml --stage dev` (the replicas):');
       await status.replicas(['replicas']);

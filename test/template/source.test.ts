@@ -195,6 +195,17 @@ describe('IAM', () => {
         expect(statement.Resource).toBe('*');
         continue;
       }
+      // snapshotSource latest (issue 12): copying from the configured databases' automated snapshots
+      // and from AWS Backup snapshots, nothing else on them (the copy itself is named after this deployment).
+      if (statement.Sid === 'CopyTheInstancesBackups') {
+        expect(asArray(statement.Action)).toEqual(['rds:CopyDBSnapshot']);
+        expect(asArray(statement.Resource).map(render)).toEqual([
+          'arn:aws:rds:<region>:<account>:snapshot:rds:orders-db-*',
+          'arn:aws:rds:<region>:<account>:snapshot:awsbackup:*',
+        ]);
+        expect(statement.Condition).toBeUndefined();
+        continue;
+      }
       for (const resource of asArray(statement.Resource).map(render)) {
         // Reading spans the account; writing to snapshots only those named after this deployment.
         expect(resource).toMatch(

@@ -157,6 +157,7 @@ describe.each([
       database,
       runId: run.name,
       runToken: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+      snapshotSource: 'new',
       AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: run.executionArn,
     });
     expect(childInput(child)).not.toHaveProperty('executionId');
@@ -548,12 +549,12 @@ describe('bad input fails with InvalidInput before anything is created', () => {
     {
       what: 'an unknown field',
       input: { databases: ['input-db'], force: true },
-      cause: /^input: unknown field .*databases is its only field/,
+      cause: /^input: unknown field .*optionally with "snapshotSource".*has no other field/,
     },
     {
       what: 'a misspelt field',
       input: { Databases: ['input-db'] },
-      cause: /^input: unknown field .*databases is its only field/,
+      cause: /^input: unknown field .*optionally with "snapshotSource".*has no other field/,
     },
     {
       what: 'databases as a string, not a list',

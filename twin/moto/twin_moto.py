@@ -10,6 +10,9 @@ It closes the gaps of moto that matter to the replicator (see docs/ARCHITECTURE.
 * fault injection (final statuses, never-finishing phases, API errors, unusable KMS keys); an API
   error fault with ``"after": true`` lets the request take effect and then returns the error
   instead of its response (a lost response: the caller's retry meets what the first attempt made);
+* automated and AWS Backup snapshots (``rds:<db>-<time>``, ``awsbackup:job-<uuid>``), made on request
+  at a chosen age: they cannot be shared (ModifyDBSnapshotAttribute refuses them as AWS does) but can be
+  copied to a manual snapshot with a new key;
 * the manual DB snapshot quota per account and Region (``describeAccountAttributes`` reports it as
   ``ManualSnapshots`` Used/Max; createDBSnapshot and copyDBSnapshot beyond it fail with
   ``SnapshotQuotaExceeded``), 100 by default as on AWS, settable.
@@ -31,6 +34,12 @@ Everything is controlled over HTTP on the moto port under ``/_twin/...``:
     POST /_twin/quotas     {"manualSnapshots": N, "account"?, "region"?}   -> the quotas
                                                (no account: the default; no region: every Region)
     POST /_twin/reset      {"now"?: N}         clears faults, pending phases, durations, clock
+    POST /_twin/backups    {account, region?, dbInstanceIdentifier, type: "automated"|"awsbackup",
+                            ageSeconds, status?: "available"|"creating", replace?: bool}
+                                               -> {id, arn, snapshotCreateTime}: a snapshot RDS
+                                               (automated backup) or AWS Backup took of the instance
+                                               ageSeconds ago; replace: first remove the instance's
+                                               other automated and AWS Backup snapshots
 
 ``POST /moto-api/reset`` (moto's own) also drops the pending phases (their resources are gone).
 
@@ -97,6 +106,19 @@ FACTS: dict[str, tuple[str, str]] = {
     "share-bad-account": (
         "InvalidParameterValue",
         "Invalid AWS account ID in ValuesToAdd: {value}.",
+    ),
+    # Automated snapshots cannot be shared; RDS rejects their identifier (`rds:...`) in
+    # ModifyDBSnapshotAttribute with this text (seen verbatim in aws/aws-sdk issue 638).
+    "share-automated": (
+        "InvalidParameterValue",
+        "The parameter DBSnapshotIdentifier is not a valid identifier. Identifiers must begin with a "
+        "letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen "
+        "or contain two consecutive hyphens.",
+    ),
+    # AWS Backup snapshots neither (seen verbatim in aws/aws-cli issue 5407).
+    "share-awsbackup": (
+        "InvalidParameterValue",
+        "The parameter {id} is not a valid identifier.",
     ),
     # Inferred: sharing needs an available snapshot.
     "share-not-available": (
@@ -448,6 +470,64 @@ def set_snapshot_quota(data: Any) -> None:
 
 def quotas_view() -> dict[str, Any]:
     return {"manualSnapshots": {"default": STATE.snapshot_quota_default, **STATE.snapshot_quotas}}
+
+
+# --------------------------------------------------------------------------------------------
+# Automated and AWS Backup snapshots
+# --------------------------------------------------------------------------------------------
+BACKUP_TYPES = ("automated", "awsbackup")
+
+
+def add_backup_snapshot(data: Any) -> dict[str, Any]:
+    """A snapshot RDS's automated backups or AWS Backup took of an instance `ageSeconds` ago (on the
+    virtual clock). Identifiers as AWS forms them: ``rds:<instance>-<yyyy-mm-dd-hh-mm>`` and
+    ``awsbackup:job-<uuid>`` (AWS Backup developer guide, recovery point IDs)."""
+    import uuid
+
+    import moto.rds.models as m
+
+    if not isinstance(data, dict):
+        raise ValueError("expected an object {account, region?, dbInstanceIdentifier, type, ageSeconds}")
+    known = {"account", "region", "dbInstanceIdentifier", "type", "ageSeconds", "status", "replace"}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
+    account, region = data.get("account"), data.get("region") or "eu-west-1"
+    if not (isinstance(account, str) and ACCOUNT_RE.match(account)):
+        raise ValueError("account must be a 12-digit string")
+    kind = data.get("type")
+    if kind not in BACKUP_TYPES:
+        raise ValueError(f"type must be one of {list(BACKUP_TYPES)}")
+    age = data.get("ageSeconds", 0)
+    if not isinstance(age, (int, float)) or isinstance(age, bool) or age < 0:
+        raise ValueError("ageSeconds must be a number >= 0")
+    status = data.get("status", "available")
+    if status not in ("available", "creating"):
+        raise ValueError("status must be 'available' or 'creating'")
+    db_id = str(data.get("dbInstanceIdentifier") or "").lower()
+    backend = m.rds_backends[account][region]
+    with STATE.lock:
+        if db_id not in backend.databases:
+            raise ValueError(f"no DB instance {db_id!r} in {account}/{region}")
+        if data.get("replace"):
+            for key, snap in list(backend.database_snapshots.items()):
+                if snap.snapshot_type in BACKUP_TYPES and snap.db_instance_identifier == db_id:
+                    del backend.database_snapshots[key]
+        taken = datetime.datetime.fromtimestamp(STATE.now - float(age), tz=datetime.timezone.utc).replace(
+            tzinfo=None
+        )
+        if kind == "automated":
+            snapshot_id = f"rds:{db_id}-{taken.strftime('%Y-%m-%d-%H-%M')}"
+        else:
+            snapshot_id = f"awsbackup:job-{uuid.uuid4()}"
+        if snapshot_id in backend.database_snapshots:
+            raise ValueError(f"{snapshot_id} exists already")
+        snap = m.DBSnapshot(backend, backend.databases[db_id], snapshot_id, kind)
+        snap.created = taken
+        snap.original_snapshot_create_time = taken
+        snap.status = status
+        backend.database_snapshots[snapshot_id] = snap
+        return {"id": snapshot_id, "arn": snap.arn, "snapshotCreateTime": taken.isoformat() + "Z"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -879,6 +959,11 @@ def install() -> None:  # noqa: C901 - one place for all patches
         values_to_add: list[str] | None = None,
         values_to_remove: list[str] | None = None,
     ) -> Any:
+        backup = self.database_snapshots.get(str(db_snapshot_identifier).lower())
+        if backup is not None and backup.snapshot_type == "automated":
+            raise rds_error("share-automated")
+        if backup is not None and backup.snapshot_type == "awsbackup":
+            raise rds_error("share-awsbackup", id=backup.db_snapshot_identifier)
         snapshot = self.describe_db_snapshots(
             db_instance_identifier=None, db_snapshot_identifier=db_snapshot_identifier
         )[0]
@@ -1127,6 +1212,13 @@ def control_app(environ: dict[str, Any], start_response: Any) -> Any:
             except ValueError as e:
                 return reply({"error": str(e)}, 400)
             return reply(quotas_view())
+        if path == "/_twin/backups":
+            if method != "POST":
+                return reply({"error": "POST a backup snapshot"}, 405)
+            try:
+                return reply(add_backup_snapshot(body()))
+            except ValueError as e:
+                return reply({"error": str(e)}, 400)
         if path == "/_twin/pending":
             with STATE.lock:
                 settle()

@@ -484,6 +484,13 @@ export class IamAuthorizer {
       return this.client(RDSClient, account || call.account, region || call.region);
     };
     const nameOf = (arn: string) => arn.split(':').slice(6).join(':');
+    // Automated (`rds:...`) and AWS Backup (`awsbackup:...`) snapshots are described with their type.
+    const snapshotType = (arn: string) =>
+      nameOf(arn).startsWith('rds:')
+        ? 'automated'
+        : nameOf(arn).startsWith('awsbackup:')
+          ? 'awsbackup'
+          : undefined;
     return {
       rdsTags: async (arn, action) => {
         // RDS resources have no resource policy: only the principal's own statements can read tags.
@@ -501,7 +508,10 @@ export class IamAuthorizer {
           }
           if (type === 'snapshot') {
             const d = await rdsOf(arn).send(
-              new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: nameOf(arn) }),
+              new DescribeDBSnapshotsCommand({
+                DBSnapshotIdentifier: nameOf(arn),
+                SnapshotType: snapshotType(arn),
+              }),
             );
             return tagMap(d.DBSnapshots?.[0]?.TagList);
           }
@@ -514,7 +524,10 @@ export class IamAuthorizer {
       snapshot: async (arn) => {
         try {
           const out = await rdsOf(arn).send(
-            new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: nameOf(arn) }),
+            new DescribeDBSnapshotsCommand({
+              DBSnapshotIdentifier: nameOf(arn),
+              SnapshotType: snapshotType(arn),
+            }),
           );
           const s = out.DBSnapshots?.[0];
           return s

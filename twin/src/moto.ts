@@ -153,6 +153,30 @@ export interface MotoControl {
     scope?: { account?: string; region?: string },
   ): Promise<MotoQuotas>;
   quotas(): Promise<MotoQuotas>;
+  /**
+   * A snapshot RDS's automated backups (`rds:<db>-<time>`) or AWS Backup (`awsbackup:job-<uuid>`)
+   * took of an instance `ageSeconds` ago on the virtual clock. Such snapshots cannot be shared (the
+   * twin refuses ModifyDBSnapshotAttribute as AWS does) but can be copied to a manual snapshot.
+   * `replace` first removes the instance's other automated and AWS Backup snapshots.
+   */
+  addBackupSnapshot(backup: BackupSnapshotRequest): Promise<BackupSnapshot>;
+}
+
+export interface BackupSnapshotRequest {
+  account: string;
+  region?: string;
+  dbInstanceIdentifier: string;
+  type: 'automated' | 'awsbackup';
+  ageSeconds: number;
+  status?: 'available' | 'creating';
+  replace?: boolean;
+}
+
+export interface BackupSnapshot {
+  id: string;
+  arn: string;
+  /** ISO 8601, UTC. */
+  snapshotCreateTime: string;
 }
 
 export interface MotoServer {
@@ -468,6 +492,7 @@ export function motoControl(url: string): MotoControl {
     setSnapshotQuota: (manualSnapshots, scope = {}) =>
       call<MotoQuotas>('POST', '/_twin/quotas', { manualSnapshots, ...scope }),
     quotas: () => call<MotoQuotas>('GET', '/_twin/quotas'),
+    addBackupSnapshot: (backup) => call<BackupSnapshot>('POST', '/_twin/backups', backup),
   };
 }
 

@@ -96,6 +96,14 @@ export interface Outcome {
   engineVersion?: string;
   sourceStorageEncrypted?: boolean;
   messageId?: string;
+  /** The snapshot the run started from (issue 12): its own, or an automated or AWS Backup one. */
+  startedFrom?: {
+    snapshotId: string;
+    snapshotType: 'manual' | 'automated' | 'awsbackup';
+    snapshotCreateTime: string;
+    ageMinutes: number;
+    copied: boolean;
+  };
   retention?: Array<{ snapshotId: string; action: string; error?: string; cause?: string }>;
   warning?: string;
   failedState?: string;
@@ -136,6 +144,8 @@ export interface ChildInput {
   database: string;
   runId: string;
   runToken: string;
+  /** 'new' or 'latest': the run's input, or the snapshotSource parameter. */
+  snapshotSource: string;
   AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: string;
 }
 
