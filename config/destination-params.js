@@ -251,6 +251,41 @@ async function read({ resolveVariable }) {
     fail('databases', databasesRaw, 'each database once', 'orders-db,billing-db');
   }
 
+  // Aurora DB clusters are listed apart from DB instances: a cluster is snapshotted, shared and
+  // restored with the cluster APIs, by its own state machine (replicate-cluster). Same identifier rules.
+  const clustersRaw = await param('clusters');
+  const clusters = list(clustersRaw).map(normaliseDbInstanceIdentifier);
+  if (clusters.length > MAX_DATABASES) {
+    fail(
+      'clusters',
+      clustersRaw,
+      `at most ${MAX_DATABASES} comma-separated DB cluster identifiers`,
+      'orders-aurora',
+    );
+  }
+  for (const c of clusters) {
+    if (!isDbInstanceIdentifier(c)) {
+      fail(
+        'clusters',
+        clustersRaw,
+        `valid RDS DB cluster identifiers ('${c}' is not: 1-63 letters, digits, single hyphens, a letter first)`,
+        'orders-aurora,billing-aurora',
+      );
+    }
+    if (databases.includes(c)) {
+      fail(
+        'clusters',
+        clustersRaw,
+        `identifiers not also listed in databases ('${c}' is in both; list a DB instance in databases, an Aurora DB cluster in clusters)`,
+        'orders-aurora',
+      );
+    }
+  }
+  if (new Set(clusters).size !== clusters.length) {
+    fail('clusters', clustersRaw, 'each cluster once', 'orders-aurora,billing-aurora');
+  }
+  const allDatabases = [...databases, ...clusters];
+
   const secretArnsRaw = await param('secretArns');
   const givenSecrets = new Map();
   for (const entry of list(secretArnsRaw)) {
@@ -258,11 +293,11 @@ async function read({ resolveVariable }) {
     const db = eq > 0 ? normaliseDbInstanceIdentifier(entry.slice(0, eq)) : '';
     const secretArn = eq > 0 ? entry.slice(eq + 1).trim() : '';
     const example = `${databases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${databases[0]}-AbCdEf`;
-    if (!databases.includes(db)) {
+    if (!allDatabases.includes(db)) {
       fail(
         'secretArns',
         secretArnsRaw,
-        `entries '<database>=<secret ARN>' for databases listed in databases ('${db}' is not)`,
+        `entries '<database>=<secret ARN>' for databases listed in databases or clusters ('${db}' is not)`,
         example,
       );
     }
@@ -356,7 +391,7 @@ async function read({ resolveVariable }) {
       example,
     );
   }
-  for (const db of databases) {
+  for (const db of allDatabases) {
     try {
       replicaPrefixes[db] = names().replicaPrefix(instanceNamePrefix, db, deploymentId);
     } catch (error) {
@@ -364,8 +399,8 @@ async function read({ resolveVariable }) {
     }
   }
   // Two databases whose name sets could meet would compete for names: refuse them here.
-  for (const [i, a] of databases.entries()) {
-    for (const b of databases.slice(i + 1)) {
+  for (const [i, a] of allDatabases.entries()) {
+    for (const b of allDatabases.slice(i + 1)) {
       if (names().prefixesOverlap(replicaPrefixes[a], replicaPrefixes[b])) {
         fail(
           'instanceNamePrefix',
@@ -377,6 +412,63 @@ async function read({ resolveVariable }) {
       }
     }
   }
+
+  // Restore settings of DB clusters (deployment-wide, like those of instances).
+  const dbClusterParameterGroupName = optional(
+    'dbClusterParameterGroupName',
+    await param('dbClusterParameterGroupName'),
+    PARAMETER_GROUP,
+    'the name of an existing DB cluster parameter group (lower-case), or empty for the engine default',
+    'replica-aurora-postgresql16',
+  );
+  const clusterInstanceParameterGroupName = optional(
+    'clusterInstanceParameterGroupName',
+    await param('clusterInstanceParameterGroupName'),
+    PARAMETER_GROUP,
+    "the name of an existing DB parameter group for the clusters' writer instances, or empty for the engine default",
+    'replica-aurora-postgresql16-instance',
+  );
+  const capacity = (name, raw) => {
+    const value = text(raw);
+    if (value === '') return undefined;
+    const n = Number(value);
+    if (!/^[0-9]+(\.5|\.0)?$/.test(value) || n < 0 || n > 256) {
+      fail(
+        name,
+        raw,
+        'Aurora capacity units from 0 to 256 in steps of 0.5, or empty',
+        name.endsWith('Min') ? '0.5' : '4',
+      );
+    }
+    return n;
+  };
+  const serverlessV2MinCapacity = capacity('serverlessV2MinCapacity', await param('serverlessV2MinCapacity'));
+  const serverlessV2MaxCapacity = capacity('serverlessV2MaxCapacity', await param('serverlessV2MaxCapacity'));
+  if ((serverlessV2MinCapacity === undefined) !== (serverlessV2MaxCapacity === undefined)) {
+    fail(
+      serverlessV2MinCapacity === undefined ? 'serverlessV2MinCapacity' : 'serverlessV2MaxCapacity',
+      '',
+      'both serverlessV2MinCapacity and serverlessV2MaxCapacity, or neither',
+      serverlessV2MinCapacity === undefined ? '0.5' : '4',
+    );
+  }
+  if (serverlessV2MinCapacity !== undefined && serverlessV2MinCapacity > serverlessV2MaxCapacity) {
+    fail(
+      'serverlessV2MaxCapacity',
+      String(serverlessV2MaxCapacity),
+      `at least serverlessV2MinCapacity (${serverlessV2MinCapacity})`,
+      '4',
+    );
+  }
+  // Serverless v2 writers use the class db.serverless (RDS user guide, Aurora Serverless v2).
+  const clusterInstanceClass =
+    optional(
+      'clusterInstanceClass',
+      (await param('clusterInstanceClass')) ?? (serverlessV2MinCapacity !== undefined ? 'db.serverless' : ''),
+      /^db\.(serverless|[a-z0-9]+\.[a-z0-9]+)$/,
+      'the writer instance class of the clusters (db.serverless for Serverless v2), or empty for dbInstanceClass',
+      'db.r7g.large',
+    ) || dbInstanceClass;
 
   const notificationEmail = optional(
     'notificationEmail',
@@ -402,6 +494,12 @@ async function read({ resolveVariable }) {
     createKmsKey: kmsKeyArn === '',
     databases,
     databasesCsv: databases.join(','),
+    clusters,
+    dbClusterParameterGroupName,
+    clusterInstanceParameterGroupName,
+    clusterInstanceClass,
+    serverlessV2MinCapacity,
+    serverlessV2MaxCapacity,
     secretUsername,
     dbInstanceClass,
     dbSubnetGroupName,
@@ -428,7 +526,7 @@ async function read({ resolveVariable }) {
       { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] },
     ],
   };
-  settings.secrets = databases.map((database) => {
+  const secretOf = (database) => {
     const given = givenSecrets.get(database);
     return given
       ? { database, arn: given, logicalId: null, name: null, ref: given }
@@ -440,7 +538,9 @@ async function read({ resolveVariable }) {
           name: { 'Fn::Join': ['', [`rds-replica/${stage}/${database}-`, stackIdPart]] },
           ref: { Ref: `DatabaseSecret${logicalName(database)}` },
         };
-  });
+  };
+  settings.secrets = databases.map(secretOf);
+  settings.clusterSecrets = clusters.map(secretOf);
 
   // The key copies are encrypted with (KmsKeyId of copyDBSnapshot), as a CloudFormation value.
   settings.kmsKey = settings.createKmsKey ? { 'Fn::GetAtt': ['ReplicaKey', 'Arn'] } : kmsKeyArn;
@@ -449,7 +549,9 @@ async function read({ resolveVariable }) {
   const rdsArn = (resource) => arn('rds', null, null, resource);
   settings.iam = {
     // Secrets: a given ARN may be complete or lack the random 6-character suffix.
-    secrets: settings.secrets.flatMap((s) => (s.arn ? [s.arn, `${s.arn}-??????`] : [s.ref])),
+    secrets: [...settings.secrets, ...settings.clusterSecrets].flatMap((s) =>
+      s.arn ? [s.arn, `${s.arn}-??????`] : [s.ref],
+    ),
     // The shared key of the source account: the exact ARN (the normal path); only with the explicit
     // opt-in allowAnySourceKey any key of the source account in its Region, which the source key
     // policy still limits to the one shared key.
@@ -465,6 +567,20 @@ async function read({ resolveVariable }) {
     // confined by a tag the role could set itself are confined to these names, which carry this
     // deployment's marker: no instance an operator named (`orders-db-legacy`) matches them.
     replicaInstances: databases.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`)),
+    // A replica cluster and its writer instance share the replica name (instance and cluster
+    // identifiers are separate namespaces in RDS).
+    replicaClusters: clusters.map((db) => rdsArn(`cluster:${replicaPrefixes[db]}-*`)),
+    clusterWriters: clusters.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`)),
+    sharedClusterSnapshots: arn('rds', sourceRegion, sourceAccountId, 'cluster-snapshot:*'),
+    clusterSnapshotCopies: rdsArn(`cluster-snapshot:${deploymentId}-*`),
+    anyClusterSnapshot: rdsArn('cluster-snapshot:*'),
+    anyCluster: rdsArn('cluster:*'),
+    clusterParameterGroup: rdsArn(
+      dbClusterParameterGroupName ? `cluster-pg:${dbClusterParameterGroupName}` : 'cluster-pg:default*',
+    ),
+    clusterInstanceParameterGroup: rdsArn(
+      clusterInstanceParameterGroupName ? `pg:${clusterInstanceParameterGroupName}` : 'pg:default*',
+    ),
     finalSnapshots: databases.map((db) => rdsArn(`snapshot:${replicaPrefixes[db]}-*`)),
     subnetGroup: rdsArn(`subgrp:${dbSubnetGroupName}`),
     // Without an explicit group RDS uses the engine's default group (`default.<family>`,
@@ -472,7 +588,7 @@ async function read({ resolveVariable }) {
     parameterGroup: rdsArn(dbParameterGroupName ? `pg:${dbParameterGroupName}` : 'pg:default*'),
     optionGroup: rdsArn(optionGroupName ? `og:${optionGroupName}` : 'og:default*'),
     // Step Functions execution ARNs of both state machines (the lock holder may be either).
-    executions: ['replicate', 'rollback'].map((m) =>
+    executions: ['replicate', 'rollback', 'replicate-cluster'].map((m) =>
       arn('states', null, null, `execution:${deploymentId}-${m}:*`),
     ),
     // RDS calls KMS on the caller's behalf in the Region it copies into (and, for a

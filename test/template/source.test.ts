@@ -562,9 +562,9 @@ describe('the state machine definition', () => {
   it('builds exactly the fields of the replication message schema', () => {
     const build = states().find(([n]) => n === 'Build Replication Message')![1];
     const fields = Object.keys(build.Parameters as Json).map((k) => k.replace(/\.\$$/, ''));
-    expect(fields.sort()).toEqual([...messageSchema.required].sort());
-    expect(fields.sort()).toEqual(Object.keys(messageSchema.properties).sort());
-    expect((build.Parameters as Json).version).toBe(messageSchema.properties.version.const);
+    expect(fields.sort()).toEqual([...messageSchema.$defs.version1.required].sort());
+    expect(fields.sort()).toEqual(Object.keys(messageSchema.$defs.version1.properties).sort());
+    expect((build.Parameters as Json).version).toBe(messageSchema.$defs.version1.properties.version.const);
   });
 
   it('is JSONPath only: no JSONata, no Assign, no Credentials, no callback or distributed Map', () => {
