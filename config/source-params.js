@@ -14,6 +14,8 @@ const DESCRIPTIONS = {
   destinationAccountIds:
     'comma-separated 12-digit AWS account ids (1 to 20) allowed to restore the shared copies',
   databases: 'comma-separated DB instance identifiers replicated when the input names none (1 to 50)',
+  clusters:
+    'comma-separated Aurora DB cluster identifiers replicated by replicate-clusters (0 to 50; Multi-AZ DB clusters that are not Aurora cannot be shared)',
   scheduleEnabled: 'true to start the replication on scheduleExpression, false to run it on demand only',
   scheduleExpression: 'EventBridge schedule, rate(...) or cron(...)',
   kmsKeyArn:
@@ -167,6 +169,31 @@ async function resolve(ctx) {
     );
   }
 
+  // Aurora DB clusters, listed apart (replicate-clusters, snapshot-cluster): same identifier rules.
+  const clustersValue = await raw('clusters');
+  const clusters = asList(clustersValue ?? '').map(normaliseDbInstanceIdentifier);
+  if (clusters.length > MAX_DATABASES) {
+    problems.push(
+      `parameter clusters has ${clusters.length} entries: at most ${MAX_DATABASES} per stage; split them across stages`,
+    );
+  }
+  for (const c of clusters) {
+    if (!isDbInstanceIdentifier(c)) {
+      problems.push(
+        `parameter clusters contains '${c}': expected an RDS DB cluster identifier (1-63 letters, digits or hyphens, first a letter, no trailing or double hyphen)`,
+      );
+    } else if (databases.includes(c)) {
+      problems.push(
+        `parameter clusters contains '${c}', which databases lists too: list a DB instance in databases and an Aurora DB cluster in clusters`,
+      );
+    }
+  }
+  if (new Set(clusters).size !== clusters.length) {
+    problems.push(
+      `parameter clusters is ${describe(clustersValue)}: a cluster is listed twice; list each cluster once`,
+    );
+  }
+
   const scheduleEnabled = asBoolean('scheduleEnabled', await raw('scheduleEnabled'), problems);
 
   const scheduleValue = await raw('scheduleExpression');
@@ -286,6 +313,8 @@ async function resolve(ctx) {
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${id}:root`]],
     })),
     databases,
+    clusters,
+    clustersCsv: clusters.length > 0 ? clusters.join(',') : '(none)',
     scheduleEnabled,
     scheduleExpression,
     kmsKeyArn,

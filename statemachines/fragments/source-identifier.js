@@ -28,6 +28,15 @@ const patterns = [
 
 module.exports = {
   patterns,
+  // "Is It A Configured Cluster?" of statemachines/source-replicate-clusters.asl.yml: one rule per
+  // configured cluster (exact, as RDS stores identifiers); with none configured, a rule that never matches.
+  async configuredClusterRules(ctx) {
+    const { clusters } = await require('../../config/source-params.js').all(ctx);
+    if (clusters.length === 0) {
+      return [{ Not: { Variable: VARIABLE, IsPresent: true }, Next: 'Reject An Unconfigured Cluster' }];
+    }
+    return clusters.map((c) => ({ Variable: VARIABLE, StringEquals: c, Next: 'Accept The Cluster' }));
+  },
   malformed: [
     { Variable: VARIABLE, StringEquals: '' },
     ...patterns.map((pattern) => ({ Variable: VARIABLE, StringMatches: pattern })),
