@@ -495,6 +495,7 @@ async function read({ resolveVariable }) {
     databases,
     databasesCsv: databases.join(','),
     clusters,
+    clustersCsv: clusters.join(','),
     dbClusterParameterGroupName,
     clusterInstanceParameterGroupName,
     clusterInstanceClass,
@@ -604,7 +605,36 @@ async function read({ resolveVariable }) {
     taggedByThisDeployment: {
       StringEquals: { [`rds:db-tag/${contract.tagKeys.managedBy}`]: deploymentId },
     },
+    clusterTaggedByThisDeployment: {
+      StringEquals: { [`rds:cluster-tag/${contract.tagKeys.managedBy}`]: deploymentId },
+    },
   };
+  settings.iam.finalClusterSnapshots = clusters.map((db) => rdsArn(`cluster-snapshot:${replicaPrefixes[db]}-*`));
+  // Cluster roles need at least one resource per statement even when no cluster is configured.
+  const none = rdsArn('cluster:none-configured');
+  settings.iam.clusterRestoreResources = [
+    ...(clusters.length ? settings.iam.replicaClusters : [none]),
+    settings.iam.clusterSnapshotCopies,
+    settings.iam.subnetGroup,
+    settings.iam.clusterParameterGroup,
+  ];
+  settings.iam.writerResources = [
+    ...(clusters.length ? settings.iam.clusterWriters : [rdsArn('db:none-configured')]),
+    ...(clusters.length ? settings.iam.replicaClusters : [none]),
+    settings.iam.subnetGroup,
+    settings.iam.clusterInstanceParameterGroup,
+  ];
+  settings.iam.replicaClustersOrNone = clusters.length ? settings.iam.replicaClusters : [none];
+  settings.iam.clusterWritersOrNone = clusters.length ? settings.iam.clusterWriters : [rdsArn('db:none-configured')];
+  settings.iam.finalClusterSnapshotsOrNone = clusters.length
+    ? settings.iam.finalClusterSnapshots
+    : [rdsArn('cluster-snapshot:none-configured')];
+  settings.iam.clusterTagResources = [
+    settings.iam.clusterSnapshotCopies,
+    ...settings.iam.replicaClustersOrNone,
+    ...settings.iam.clusterWritersOrNone,
+    ...settings.iam.finalClusterSnapshotsOrNone,
+  ];
   settings.iam.restoreResources = [
     ...settings.iam.replicaInstances,
     settings.iam.snapshotCopies,
