@@ -609,7 +609,9 @@ async function read({ resolveVariable }) {
       StringEquals: { [`rds:cluster-tag/${contract.tagKeys.managedBy}`]: deploymentId },
     },
   };
-  settings.iam.finalClusterSnapshots = clusters.map((db) => rdsArn(`cluster-snapshot:${replicaPrefixes[db]}-*`));
+  settings.iam.finalClusterSnapshots = clusters.map((db) =>
+    rdsArn(`cluster-snapshot:${replicaPrefixes[db]}-*`),
+  );
   // Cluster roles need at least one resource per statement even when no cluster is configured.
   const none = rdsArn('cluster:none-configured');
   settings.iam.clusterRestoreResources = [
@@ -625,7 +627,9 @@ async function read({ resolveVariable }) {
     settings.iam.clusterInstanceParameterGroup,
   ];
   settings.iam.replicaClustersOrNone = clusters.length ? settings.iam.replicaClusters : [none];
-  settings.iam.clusterWritersOrNone = clusters.length ? settings.iam.clusterWriters : [rdsArn('db:none-configured')];
+  settings.iam.clusterWritersOrNone = clusters.length
+    ? settings.iam.clusterWriters
+    : [rdsArn('db:none-configured')];
   settings.iam.finalClusterSnapshotsOrNone = clusters.length
     ? settings.iam.finalClusterSnapshots
     : [rdsArn('cluster-snapshot:none-configured')];

@@ -26,7 +26,13 @@ async function branch(ctx, noun) {
     States: {
       [n('Is The Cluster Protected?')]: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.deletionProtection', BooleanEquals: true, Next: n('Turn Off Cluster Deletion Protection') }],
+        Choices: [
+          {
+            Variable: '$.deletionProtection',
+            BooleanEquals: true,
+            Next: n('Turn Off Cluster Deletion Protection'),
+          },
+        ],
         Default: n('Delete The Cluster Members'),
       },
       [n('Turn Off Cluster Deletion Protection')]: {
@@ -52,7 +58,13 @@ async function branch(ctx, noun) {
               Parameters: { 'DbInstanceIdentifier.$': '$.member', SkipFinalSnapshot: true },
               ResultPath: null,
               Retry: retry.rdsInstanceBusy,
-              Catch: [{ ErrorEquals: ['Rds.DbInstanceNotFoundException'], ResultPath: null, Next: n('Member Gone') }],
+              Catch: [
+                {
+                  ErrorEquals: ['Rds.DbInstanceNotFoundException'],
+                  ResultPath: null,
+                  Next: n('Member Gone'),
+                },
+              ],
               Next: n('Member Gone'),
             },
             [n('Member Gone')]: { Type: 'Succeed' },
@@ -67,7 +79,11 @@ async function branch(ctx, noun) {
         ResultPath: '$.poll',
         Next: n('Wait For The Members'),
       },
-      [n('Wait For The Members')]: { Type: 'Wait', SecondsPath: '$.poll.seconds', Next: n('Describe The Cluster Members') },
+      [n('Wait For The Members')]: {
+        Type: 'Wait',
+        SecondsPath: '$.poll.seconds',
+        Next: n('Describe The Cluster Members'),
+      },
       [n('Describe The Cluster Members')]: {
         Type: 'Task',
         Resource: rds('describeDBClusters'),
@@ -80,8 +96,15 @@ async function branch(ctx, noun) {
       [n('Are The Members Gone?')]: {
         Type: 'Choice',
         Choices: [
-          { Not: { Variable: '$.observed.members[0]', IsPresent: true }, Next: n('Delete The Replica Cluster') },
-          { Variable: '$.poll.elapsed', NumericGreaterThanEqualsPath: '$.poll.maxSeconds', Next: n('Members Did Not Go') },
+          {
+            Not: { Variable: '$.observed.members[0]', IsPresent: true },
+            Next: n('Delete The Replica Cluster'),
+          },
+          {
+            Variable: '$.poll.elapsed',
+            NumericGreaterThanEqualsPath: '$.poll.maxSeconds',
+            Next: n('Members Did Not Go'),
+          },
         ],
         Default: n('Back Off The Members'),
       },
@@ -94,7 +117,8 @@ async function branch(ctx, noun) {
       [n('Members Did Not Go')]: {
         Type: 'Fail',
         Error: 'ClusterMembersTimedOut',
-        Cause: 'the instances of the cluster were still being deleted when the longest wait (maxWaitMinutes) ended',
+        Cause:
+          'the instances of the cluster were still being deleted when the longest wait (maxWaitMinutes) ended',
       },
       [n('Delete The Replica Cluster')]: {
         Type: 'Task',

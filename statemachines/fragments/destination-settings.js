@@ -113,7 +113,9 @@ module.exports = {
       'Engine.$': '$.message.engine',
       DbSubnetGroupName: s.dbSubnetGroupName,
       VpcSecurityGroupIds: s.vpcSecurityGroupIds,
-      ...(s.dbClusterParameterGroupName ? { DbClusterParameterGroupName: s.dbClusterParameterGroupName } : {}),
+      ...(s.dbClusterParameterGroupName
+        ? { DbClusterParameterGroupName: s.dbClusterParameterGroupName }
+        : {}),
       ...(s.serverlessV2MinCapacity !== undefined
         ? {
             ServerlessV2ScalingConfiguration: {
@@ -144,7 +146,9 @@ module.exports = {
       'DbClusterIdentifier.$': '$.restored.dbClusterIdentifier',
       'Engine.$': '$.message.engine',
       DbInstanceClass: s.clusterInstanceClass,
-      ...(s.clusterInstanceParameterGroupName ? { DbParameterGroupName: s.clusterInstanceParameterGroupName } : {}),
+      ...(s.clusterInstanceParameterGroupName
+        ? { DbParameterGroupName: s.clusterInstanceParameterGroupName }
+        : {}),
       PubliclyAccessible: s.publiclyAccessible,
       Tags: [
         { Key: t.managedBy, Value: s.deploymentId },

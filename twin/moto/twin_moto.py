@@ -1043,6 +1043,12 @@ def install_clusters(m: Any, r: Any, ActionResult: Any) -> None:  # noqa: C901 -
         return orig["get_snapshot"](self, identifier, resource_type, not_found_exception)
 
     def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        # As for instances: encrypted without a key means the account's aws/rds key.
+        if kwargs.get("kms_key_id"):
+            kwargs["kms_key_id"] = self._validate_kms_key(kwargs["kms_key_id"])
+            kwargs["storage_encrypted"] = True
+        elif str(kwargs.get("storage_encrypted", "")).lower() == "true":
+            kwargs["kms_key_id"] = default_rds_key_arn(self.account_id, self.region_name)
         cluster = orig["create_db_cluster"](self, kwargs)
         cluster.status = "available"
         return cluster
