@@ -226,3 +226,116 @@ test('an Aurora PostgreSQL cluster: snapshot, shared copy, message version 2, cl
   // The password never passes through an execution.
   expect(occurrences(twin.sfn.executions.values(), FIXTURE_PASSWORD)).toEqual([]);
 });
+
+test('one deployment with a DB instance and a DB cluster: the instance replicates through replicate, its secret untouched by the cluster', async () => {
+  const clusterSecretBefore = await secretState(twin, secretNameOf(PG));
+  const before = new Set(destinationExecutions(twin, 'replicate'));
+  const source = await twin.run('source', 'replicate', { databases: [DATABASE] });
+  const runs = destinationExecutions(twin, 'replicate').filter((e) => !before.has(e));
+
+  expect(failureSummary(source)).toBe(`${source.name}: SUCCEEDED  `);
+  expect(runs.map((r) => r.status)).toEqual(['SUCCEEDED']);
+  expect(inputOf(runs[0]!)).toMatchObject({ version: 1, sourceDbInstanceIdentifier: DATABASE });
+  const ids = await replicaIds(twin);
+  expect(ids).toHaveLength(1);
+  const secret = await secretState(twin, secretNameOf(DATABASE));
+  expect(secret.value.dbInstanceIdentifier).toBe(ids[0]);
+  expect(secret.value.dbClusterIdentifier).toBeUndefined();
+  // The cluster's secret did not move.
+  expect((await secretState(twin, secretNameOf(PG))).raw).toBe(clusterSecretBefore.raw);
+});
+
+test('an Aurora MySQL Serverless v2 cluster replicates: aurora-mysql, port 3306, db.serverless writer', async () => {
+  const { source, destination } = await replicateClusters([MYSQL]);
+
+  expect(failureSummary(source)).toBe(`${source.name}: SUCCEEDED  `);
+  expect(destination.map((r) => failureSummary(r))).toEqual([`${destination[0]?.name}: SUCCEEDED  `]);
+  const out = output<ClusterOutput>(destination[0]!);
+  const [cluster] = await managedClusters(MYSQL);
+  expect(cluster).toMatchObject({
+    DBClusterIdentifier: out.dbClusterIdentifier,
+    Engine: 'aurora-mysql',
+    Port: 3306,
+    ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
+  });
+  await expectSecretPointsAtCluster(MYSQL, out.dbClusterIdentifier, seededSecrets[MYSQL]!);
+  const writer = await twin
+    .aws('destination')
+    .rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: out.dbClusterIdentifier }));
+  expect(writer.DBInstances?.[0]?.DBInstanceClass).toBe('db.serverless');
+});
+
+test('retention: a day apart, three replications keep the newest two clusters; the oldest goes with its writer, deletion protection turned off first', async () => {
+  const first = (await managedClusters(PG)).map((c) => c.DBClusterIdentifier!);
+  expect(first).toHaveLength(1);
+  const outs: ClusterOutput[] = [];
+  for (let i = 0; i < 2; i++) {
+    await letTimePass(twin, DAY_MS);
+    const { destination } = await replicateClusters([PG]);
+    expect(destination.map((r) => r.status)).toEqual(['SUCCEEDED']);
+    outs.push(output<ClusterOutput>(destination[0]!));
+  }
+  // Second run: nothing beyond keepReplicas (2). Third: the first cluster goes.
+  expect(outs[0]!.deleted).toEqual([]);
+  expect(outs[0]!.previousDbClusterIdentifier).toBe(first[0]);
+  expect(outs[1]!.deleted).toEqual([first[0]]);
+  expect(outs[1]!.retentionFailures).toEqual([]);
+  const third = destinationExecutions(twin, 'replicateCluster' as never).at(-1)!;
+  expect(statesEntered(third)).toEqual(
+    expect.arrayContaining([
+      'Turn Off Cluster Deletion Protection (old replica)',
+      'Delete A Cluster Member (old replica)',
+      'Delete The Replica Cluster (old replica)',
+    ]),
+  );
+  await letTimePass(twin);
+  const kept = (await managedClusters(PG)).map((c) => c.DBClusterIdentifier!);
+  expect(kept).toEqual([outs[0]!.dbClusterIdentifier, outs[1]!.dbClusterIdentifier]);
+  expect(await destinationInstanceIds()).not.toContain(first[0]);
+  await expectSecretPointsAtCluster(PG, outs[1]!.dbClusterIdentifier, seededSecrets[PG]!);
+  expect(await destinationClusterSnapshots()).toEqual([]);
+});
+
+test('the writer ends incompatible-parameters: RestoreFailed, the cluster, its writer and the copy are deleted, the secret and the live cluster untouched, operators notified', async () => {
+  await takeNotices(story);
+  const secretBefore = await secretState(twin, secretNameOf(PG));
+  const clustersBefore = (await managedClusters(PG)).map((c) => c.DBClusterIdentifier!);
+  await letTimePass(twin, DAY_MS);
+  await twin.moto.control.addFault({
+    kind: 'instance-status',
+    match: `${PG}-*`,
+    status: 'incompatible-parameters',
+    account: twin.accounts.destination,
+  });
+  const { destination } = await replicateClusters([PG]);
+  await twin.moto.control.clearFaults();
+
+  expect(destination).toHaveLength(1);
+  const run = destination[0]!;
+  expect(run.status).toBe('FAILED');
+  expect(run.error).toBe('RestoreFailed');
+  expect(run.cause).toContain('incompatible-parameters');
+  expect(statesEntered(run)).toContain('Delete The Replica Cluster (abandoned replica)');
+  expect(statesEntered(run)).toContain('Delete The Abandoned Copy');
+  expect(statesEntered(run)).not.toContain('Point The Secret At The Cluster');
+  await letTimePass(twin);
+  expect((await managedClusters(PG)).map((c) => c.DBClusterIdentifier)).toEqual(clustersBefore);
+  expect(await destinationClusterSnapshots()).toEqual([]);
+  expect((await secretState(twin, secretNameOf(PG))).raw).toBe(secretBefore.raw);
+  const notices = await takeNotices(story);
+  expect(notices.map((n) => n.message.error)).toContain('RestoreFailed');
+});
+
+test('a Multi-AZ DB cluster (engine postgres, not Aurora) is refused with ClusterNotShareable; nothing is created', async () => {
+  await createSourceCluster(twin, { id: MULTI_AZ, engine: 'postgres' });
+  const snapshotsBefore = await sourceClusterSnapshots();
+  const { source, destination } = await replicateClusters([MULTI_AZ]);
+
+  expect(source.status).toBe('FAILED');
+  expect(source.error).toBe('ReplicationFailed');
+  const [child] = childrenOf(twin, source);
+  expect(output(child!)).toMatchObject({ database: MULTI_AZ, status: 'FAILED', error: 'ClusterNotShareable' });
+  expect(String((output(child!) as { cause: string }).cause)).toContain('cannot share');
+  expect(destination).toEqual([]);
+  expect(await sourceClusterSnapshots()).toEqual(snapshotsBefore);
+});
