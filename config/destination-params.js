@@ -589,7 +589,7 @@ async function read({ resolveVariable }) {
     parameterGroup: rdsArn(dbParameterGroupName ? `pg:${dbParameterGroupName}` : 'pg:default*'),
     optionGroup: rdsArn(optionGroupName ? `og:${optionGroupName}` : 'og:default*'),
     // Step Functions execution ARNs of both state machines (the lock holder may be either).
-    executions: ['replicate', 'rollback', 'replicate-cluster'].map((m) =>
+    executions: ['replicate', 'rollback', 'replicate-cluster', 'rollback-cluster'].map((m) =>
       arn('states', null, null, `execution:${deploymentId}-${m}:*`),
     ),
     // RDS calls KMS on the caller's behalf in the Region it copies into (and, for a

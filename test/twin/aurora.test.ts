@@ -334,8 +334,43 @@ test('a Multi-AZ DB cluster (engine postgres, not Aurora) is refused with Cluste
   expect(source.status).toBe('FAILED');
   expect(source.error).toBe('ReplicationFailed');
   const [child] = childrenOf(twin, source);
-  expect(output(child!)).toMatchObject({ database: MULTI_AZ, status: 'FAILED', error: 'ClusterNotShareable' });
+  expect(output(child!)).toMatchObject({
+    database: MULTI_AZ,
+    status: 'FAILED',
+    error: 'ClusterNotShareable',
+  });
   expect(String((output(child!) as { cause: string }).cause)).toContain('cannot share');
   expect(destination).toEqual([]);
   expect(await sourceClusterSnapshots()).toEqual(snapshotsBefore);
+});
+
+test('rollback of a cluster: "previous" points the secret back at the cluster live before, then a named one; a dry run and an unmanaged target change nothing', async () => {
+  const [older, newer] = (await managedClusters(PG)).map((c) => c.DBClusterIdentifier!);
+  expect((await secretState(twin, secretNameOf(PG))).value.dbClusterIdentifier).toBe(newer);
+
+  const dry = await twin.run('destination', 'rollbackCluster', {
+    database: PG,
+    to: 'previous',
+    dryRun: true,
+  });
+  expect(failureSummary(dry)).toBe(`${dry.name}: SUCCEEDED  `);
+  expect(output(dry)).toMatchObject({ database: PG, from: newer, to: older, dryRun: true });
+  expect((await secretState(twin, secretNameOf(PG))).value.dbClusterIdentifier).toBe(newer);
+
+  const back = await twin.run('destination', 'rollbackCluster', { database: PG, to: 'previous' });
+  expect(failureSummary(back)).toBe(`${back.name}: SUCCEEDED  `);
+  expect(output(back)).toEqual({ database: PG, from: newer, to: older, dryRun: false });
+  await expectSecretPointsAtCluster(PG, older!, seededSecrets[PG]!);
+
+  const named = await twin.run('destination', 'rollbackCluster', { database: PG, to: newer });
+  expect(output(named)).toEqual({ database: PG, from: older, to: newer, dryRun: false });
+  await expectSecretPointsAtCluster(PG, newer!, seededSecrets[PG]!);
+
+  // The source cluster's name exists only in the source account; another database's cluster is not this one's.
+  const [mysqlReplica] = (await managedClusters(MYSQL)).map((c) => c.DBClusterIdentifier!);
+  const refused = await twin.run('destination', 'rollbackCluster', { database: PG, to: mysqlReplica });
+  expect(refused.status).toBe('FAILED');
+  expect(refused.error).toBe('InvalidInput');
+  expect(refused.cause).toContain('is not a replica of orders-aurora managed by');
+  await expectSecretPointsAtCluster(PG, newer!, seededSecrets[PG]!);
 });
