@@ -496,6 +496,10 @@ async function read({ resolveVariable }) {
     databasesCsv: databases.join(','),
     clusters,
     clustersCsv: clusters.join(','),
+    // Prefix of the cluster snapshot copies (src/contracts/cluster-snapshot-names.js).
+    clusterSnapshotPrefix: require('../src/contracts/cluster-snapshot-names.js').clusterSnapshotPrefix(
+      deploymentId,
+    ),
     dbClusterParameterGroupName,
     clusterInstanceParameterGroupName,
     clusterInstanceClass,
@@ -573,7 +577,7 @@ async function read({ resolveVariable }) {
     replicaClusters: clusters.map((db) => rdsArn(`cluster:${replicaPrefixes[db]}-*`)),
     clusterWriters: clusters.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`)),
     sharedClusterSnapshots: arn('rds', sourceRegion, sourceAccountId, 'cluster-snapshot:*'),
-    clusterSnapshotCopies: rdsArn(`cluster-snapshot:${deploymentId}-*`),
+    clusterSnapshotCopies: rdsArn(`cluster-snapshot:${settings.clusterSnapshotPrefix}-*`),
     anyClusterSnapshot: rdsArn('cluster-snapshot:*'),
     anyCluster: rdsArn('cluster:*'),
     clusterParameterGroup: rdsArn(

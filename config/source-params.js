@@ -15,7 +15,7 @@ const DESCRIPTIONS = {
     'comma-separated 12-digit AWS account ids (1 to 20) allowed to restore the shared copies',
   databases: 'comma-separated DB instance identifiers replicated when the input names none (1 to 50)',
   clusters:
-    'comma-separated Aurora DB cluster identifiers replicated by replicate-clusters (0 to 50; Multi-AZ DB clusters that are not Aurora cannot be shared)',
+    'comma-separated Aurora DB cluster identifiers replicated by replicate-clusters (0 to 50; Multi-AZ DB clusters that are not Aurora are refused: AWS cannot copy their snapshots)',
   scheduleEnabled: 'true to start the replication on scheduleExpression, false to run it on demand only',
   scheduleExpression: 'EventBridge schedule, rate(...) or cron(...)',
   kmsKeyArn:
@@ -314,6 +314,10 @@ async function resolve(ctx) {
     })),
     databases,
     clusters,
+    // Prefix of the cluster snapshot names (src/contracts/cluster-snapshot-names.js).
+    clusterSnapshotPrefix: require('../src/contracts/cluster-snapshot-names.js').clusterSnapshotPrefix(
+      `${await ctx.resolveVariable('self:service')}-${await ctx.resolveVariable('sls:stage')}`,
+    ),
     clustersCsv: clusters.length > 0 ? clusters.join(',') : '(none)',
     scheduleEnabled,
     scheduleExpression,

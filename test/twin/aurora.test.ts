@@ -3,7 +3,7 @@
 // The source snapshots each cluster, copies it with the shared key and shares it; the destination
 // copies it with its own key, restores the cluster and its writer, points the secret at the cluster
 // endpoint (every other key kept), keeps keepReplicas clusters, cleans up after a failed restore;
-// a Multi-AZ DB cluster (not Aurora) is refused, as AWS cannot share its snapshots.
+// a Multi-AZ DB cluster (not Aurora) is refused, as AWS cannot copy its snapshots.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import {
@@ -172,8 +172,9 @@ test('an Aurora PostgreSQL cluster: snapshot, shared copy, message version 2, cl
     engine: 'aurora-postgresql',
   });
   expect(String(message.sharedSnapshotArn)).toMatch(
+    // a DB cluster snapshot identifier has at most 63 characters (src/contracts/cluster-snapshot-names.js)
     new RegExp(
-      `^arn:aws:rds:${twin.region}:${twin.accounts.source}:cluster-snapshot:rds-replica-source-dev-shared-${PG}-`,
+      `^arn:aws:rds:${twin.region}:${twin.accounts.source}:cluster-snapshot:cs[0-9a-f]{8}-s-[0-9a-f]{32}$`,
     ),
   );
 
@@ -215,7 +216,8 @@ test('an Aurora PostgreSQL cluster: snapshot, shared copy, message version 2, cl
   // Nothing left behind: no cluster snapshot copy here, no intermediate snapshot in the source.
   await letTimePass(twin);
   expect(await destinationClusterSnapshots()).toEqual([]);
-  expect(await sourceClusterSnapshots()).toEqual([expect.stringMatching(/-shared-orders-aurora-/)]);
+  // (a DB cluster snapshot identifier has at most 63 characters)
+  expect(await sourceClusterSnapshots()).toEqual([expect.stringMatching(/^cs[0-9a-f]{8}-s-[0-9a-f]{32}$/)]);
   // At most 4 Lambda invocations for the database: trigger, name, merge, retention.
   expect(invocationCounts(twin, lambdasBefore)).toEqual({
     trigger: 1,
@@ -326,7 +328,7 @@ test('the writer ends incompatible-parameters: RestoreFailed, the cluster, its w
   expect(notices.map((n) => n.message.error)).toContain('RestoreFailed');
 });
 
-test('a Multi-AZ DB cluster (engine postgres, not Aurora) is refused with ClusterNotShareable; nothing is created', async () => {
+test('a Multi-AZ DB cluster (engine postgres, not Aurora) is refused with ClusterNotReplicable (AWS cannot copy its snapshots); nothing is created', async () => {
   await createSourceCluster(twin, { id: MULTI_AZ, engine: 'postgres' });
   const snapshotsBefore = await sourceClusterSnapshots();
   const { source, destination } = await replicateClusters([MULTI_AZ]);
@@ -337,9 +339,11 @@ test('a Multi-AZ DB cluster (engine postgres, not Aurora) is refused with Cluste
   expect(output(child!)).toMatchObject({
     database: MULTI_AZ,
     status: 'FAILED',
-    error: 'ClusterNotShareable',
+    error: 'ClusterNotReplicable',
   });
-  expect(String((output(child!) as { cause: string }).cause)).toContain('cannot share');
+  expect(String((output(child!) as { cause: string }).cause)).toContain(
+    'AWS cannot copy snapshots of Multi-AZ DB clusters',
+  );
   expect(destination).toEqual([]);
   expect(await sourceClusterSnapshots()).toEqual(snapshotsBefore);
 });
