@@ -210,7 +210,7 @@ describe('IAM', () => {
       for (const resource of asArray(statement.Resource).map(render)) {
         // Reading spans the account; writing to snapshots only those named after this deployment.
         expect(resource).toMatch(
-          /^arn:aws:rds:<region>:<account>:(db:\*|snapshot:\*|snapshot:rds-replica-source-dev-\*|cluster:\*|cluster-snapshot:\*|cluster-snapshot:cs[0-9a-f]{8}-\*)$/,
+          /^arn:aws:rds:<region>:<account>:(db:\*|snapshot:\*|snapshot:rds-replica-source-dev-\*|cluster:\*|cluster-snapshot:\*|cluster-snapshot:rr[0-9a-f]{6}-cs-\*)$/,
         );
       }
     }

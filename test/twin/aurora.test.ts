@@ -174,7 +174,7 @@ test('an Aurora PostgreSQL cluster: snapshot, shared copy, message version 2, cl
   expect(String(message.sharedSnapshotArn)).toMatch(
     // a DB cluster snapshot identifier has at most 63 characters (src/contracts/cluster-snapshot-names.js)
     new RegExp(
-      `^arn:aws:rds:${twin.region}:${twin.accounts.source}:cluster-snapshot:cs[0-9a-f]{8}-s-[0-9a-f]{32}$`,
+      `^arn:aws:rds:${twin.region}:${twin.accounts.source}:cluster-snapshot:rr[0-9a-f]{6}-cs-s-[0-9a-f]{32}$`,
     ),
   );
 
@@ -217,7 +217,7 @@ test('an Aurora PostgreSQL cluster: snapshot, shared copy, message version 2, cl
   await letTimePass(twin);
   expect(await destinationClusterSnapshots()).toEqual([]);
   // (a DB cluster snapshot identifier has at most 63 characters)
-  expect(await sourceClusterSnapshots()).toEqual([expect.stringMatching(/^cs[0-9a-f]{8}-s-[0-9a-f]{32}$/)]);
+  expect(await sourceClusterSnapshots()).toEqual([expect.stringMatching(/^rr[0-9a-f]{6}-cs-s-[0-9a-f]{32}$/)]);
   // At most 4 Lambda invocations for the database: trigger, name, merge, retention.
   expect(invocationCounts(twin, lambdasBefore)).toEqual({
     trigger: 1,

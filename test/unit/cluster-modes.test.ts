@@ -16,6 +16,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import contract from '../../src/contracts/contract.json';
+import { deploymentMarker } from '../../src/contracts/names';
 import { mergeEndpoint } from '../../src/contracts/secret';
 import { handler as mergeSecret } from '../../src/functions/merge-secret/handler';
 import { handler as nameReplica } from '../../src/functions/name-replica/handler';
@@ -170,4 +171,23 @@ test('selectRetention (cluster mode) keeps live and previous, deletes the oldest
     keep: ['c3', 'c2'],
     delete: [{ id: 'c1', deletionProtection: true, members: ['c1'] }],
   });
+});
+
+test('cluster snapshot names start with the deployment marker of names.ts and fit 63 characters', () => {
+  const { clusterSnapshotPrefix, MAX_CLUSTER_SNAPSHOT_IDENTIFIER_LENGTH } =
+    require('../../src/contracts/cluster-snapshot-names.js') as {
+      clusterSnapshotPrefix(id: string): string;
+      MAX_CLUSTER_SNAPSHOT_IDENTIFIER_LENGTH: number;
+    };
+  // the longest deployment id: a 20-character stage
+  for (const id of ['rds-replica-source-dev', `rds-replica-destination-${'s'.repeat(20)}`]) {
+    const prefix = clusterSnapshotPrefix(id);
+    expect(prefix).toBe(`${deploymentMarker(id)}-cs`);
+    expect(`${prefix}-c-${'0'.repeat(36)}`.length).toBeLessThanOrEqual(
+      MAX_CLUSTER_SNAPSHOT_IDENTIFIER_LENGTH,
+    );
+    expect(`${prefix}-s-${'0'.repeat(32)}`.length).toBeLessThanOrEqual(
+      MAX_CLUSTER_SNAPSHOT_IDENTIFIER_LENGTH,
+    );
+  }
 });
