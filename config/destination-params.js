@@ -229,7 +229,8 @@ async function read({ resolveVariable }) {
   const databasesRaw = await param('databases');
   // As RDS stores them (src/contracts/db-identifier.js): `Orders-DB` is the instance orders-db.
   const databases = list(databasesRaw).map(normaliseDbInstanceIdentifier);
-  if (databases.length === 0 || databases.length > MAX_DATABASES) {
+  // Empty only when clusters lists Aurora DB clusters (checked below).
+  if (databases.length > MAX_DATABASES) {
     fail(
       'databases',
       databasesRaw,
@@ -285,6 +286,14 @@ async function read({ resolveVariable }) {
     fail('clusters', clustersRaw, 'each cluster once', 'orders-aurora,billing-aurora');
   }
   const allDatabases = [...databases, ...clusters];
+  if (allDatabases.length === 0) {
+    fail(
+      'databases',
+      databasesRaw,
+      `1 to ${MAX_DATABASES} comma-separated source DB instance identifiers (or Aurora DB clusters in the parameter clusters)`,
+      'orders-db,billing-db',
+    );
+  }
 
   const secretArnsRaw = await param('secretArns');
   const givenSecrets = new Map();
@@ -292,7 +301,7 @@ async function read({ resolveVariable }) {
     const eq = entry.indexOf('=');
     const db = eq > 0 ? normaliseDbInstanceIdentifier(entry.slice(0, eq)) : '';
     const secretArn = eq > 0 ? entry.slice(eq + 1).trim() : '';
-    const example = `${databases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${databases[0]}-AbCdEf`;
+    const example = `${allDatabases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${allDatabases[0]}-AbCdEf`;
     if (!allDatabases.includes(db)) {
       fail(
         'secretArns',
@@ -571,7 +580,10 @@ async function read({ resolveVariable }) {
     // Replicas are named <prefix>-<snapshot time> (src/contracts/names.ts); writes that cannot be
     // confined by a tag the role could set itself are confined to these names, which carry this
     // deployment's marker: no instance an operator named (`orders-db-legacy`) matches them.
-    replicaInstances: databases.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`)),
+    // (a deployment of Aurora DB clusters only: a resource that never exists, as IAM needs one)
+    replicaInstances: databases.length
+      ? databases.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`))
+      : [rdsArn('db:none-configured')],
     // A replica cluster and its writer instance share the replica name (instance and cluster
     // identifiers are separate namespaces in RDS).
     replicaClusters: clusters.map((db) => rdsArn(`cluster:${replicaPrefixes[db]}-*`)),
@@ -586,7 +598,9 @@ async function read({ resolveVariable }) {
     clusterInstanceParameterGroup: rdsArn(
       clusterInstanceParameterGroupName ? `pg:${clusterInstanceParameterGroupName}` : 'pg:default*',
     ),
-    finalSnapshots: databases.map((db) => rdsArn(`snapshot:${replicaPrefixes[db]}-*`)),
+    finalSnapshots: databases.length
+      ? databases.map((db) => rdsArn(`snapshot:${replicaPrefixes[db]}-*`))
+      : [rdsArn('snapshot:none-configured')],
     subnetGroup: rdsArn(`subgrp:${dbSubnetGroupName}`),
     // Without an explicit group RDS uses the engine's default group (`default.<family>`,
     // `default:<engine>-<major>`), as in AWS's own CreateDBInstance policy example.

@@ -147,11 +147,8 @@ async function resolve(ctx) {
 
   const databasesValue = await raw('databases');
   const databases = asList(databasesValue).map(normaliseDbInstanceIdentifier);
-  if (databases.length === 0) {
-    problems.push(
-      `parameter databases is missing or empty: expected 1 to ${MAX_DATABASES} comma-separated DB instance identifiers (for example --param="databases=orders-db")`,
-    );
-  } else if (databases.length > MAX_DATABASES) {
+  // Empty only when clusters lists Aurora DB clusters (checked below).
+  if (databases.length > MAX_DATABASES) {
     problems.push(
       `parameter databases has ${databases.length} entries: at most ${MAX_DATABASES} per stage; split them across stages`,
     );
@@ -187,6 +184,11 @@ async function resolve(ctx) {
         `parameter clusters contains '${c}', which databases lists too: list a DB instance in databases and an Aurora DB cluster in clusters`,
       );
     }
+  }
+  if (databases.length === 0 && clusters.length === 0) {
+    problems.push(
+      `parameter databases is missing or empty: expected 1 to ${MAX_DATABASES} comma-separated DB instance identifiers (for example --param="databases=orders-db"), or Aurora DB clusters in the parameter clusters`,
+    );
   }
   if (new Set(clusters).size !== clusters.length) {
     problems.push(

@@ -52,10 +52,10 @@ export function readConfig(): TriggerConfig {
       `SOURCE_ACCOUNT_ID is '${sourceAccountId}'; it must be a 12-digit account id`,
     );
   }
-  const databases = env('DATABASES').split(',').map(normalizeDbInstanceIdentifier).filter(Boolean);
-  if (databases.length === 0) {
-    throw new InvalidConfiguration('DATABASES lists no database (expected e.g. "orders-db,billing-db")');
-  }
+  const databases = (optionalEnv('DATABASES') ?? '')
+    .split(',')
+    .map(normalizeDbInstanceIdentifier)
+    .filter(Boolean);
   const topicArn = env('SOURCE_TOPIC_ARN');
   // The topic is in the source account, so in the partition of every snapshot it may announce.
   const partition = /^arn:([a-z-]+):sns:/.exec(topicArn)?.[1];
@@ -66,6 +66,11 @@ export function readConfig(): TriggerConfig {
     .split(',')
     .map(normalizeDbInstanceIdentifier)
     .filter(Boolean);
+  if (databases.length === 0 && clusters.length === 0) {
+    throw new InvalidConfiguration(
+      'DATABASES and CLUSTERS list no database (expected e.g. DATABASES="orders-db,billing-db")',
+    );
+  }
   return {
     topicArn,
     stateMachineArn: env('STATE_MACHINE_ARN'),
