@@ -491,6 +491,11 @@ describe('parameters', () => {
     ],
     ['databases', { databases: 'Orders_DB' }, /databases contains 'orders_db'/],
     [
+      'clusters',
+      { clusters: 'orders-aurora,Orders-DB' },
+      /parameter clusters contains 'orders-db', which databases lists too: list a DB instance in databases and an Aurora DB cluster in clusters/,
+    ],
+    [
       'destinationCopyGraceMinutes',
       { destinationCopyGraceMinutes: '-5' },
       /destinationCopyGraceMinutes is '-5': expected a whole number from 0 to 20160/,
