@@ -217,7 +217,9 @@ test('an Aurora PostgreSQL cluster: snapshot, shared copy, message version 2, cl
   await letTimePass(twin);
   expect(await destinationClusterSnapshots()).toEqual([]);
   // (a DB cluster snapshot identifier has at most 63 characters)
-  expect(await sourceClusterSnapshots()).toEqual([expect.stringMatching(/^rr[0-9a-f]{6}-cs-s-[0-9a-f]{32}$/)]);
+  expect(await sourceClusterSnapshots()).toEqual([
+    expect.stringMatching(/^rr[0-9a-f]{6}-cs-s-[0-9a-f]{32}$/),
+  ]);
   // At most 4 Lambda invocations for the database: trigger, name, merge, retention.
   expect(invocationCounts(twin, lambdasBefore)).toEqual({
     trigger: 1,
@@ -377,4 +379,20 @@ test('rollback of a cluster: "previous" points the secret back at the cluster li
   expect(refused.error).toBe('InvalidInput');
   expect(refused.cause).toContain('is not a replica of orders-aurora managed by');
   await expectSecretPointsAtCluster(PG, newer!, seededSecrets[PG]!);
+});
+
+test('the source cluster snapshot quota would be exceeded: SnapshotQuotaWouldBeExceeded before anything is created', async () => {
+  const before = await sourceClusterSnapshots();
+  // room for one more cluster snapshot; a run needs two (the intermediate snapshot and the shared copy)
+  await twin.moto.control.setClusterSnapshotQuota(before.length + 1, { account: twin.accounts.source });
+  const { source, destination } = await replicateClusters([PG]);
+  await twin.moto.control.setClusterSnapshotQuota(100, { account: twin.accounts.source });
+
+  expect(source.status).toBe('FAILED');
+  expect(source.error).toBe('SnapshotQuotaWouldBeExceeded');
+  expect(source.cause).toContain('(RDS quota ManualClusterSnapshots)');
+  expect(source.cause).toContain(`${before.length} of ${before.length + 1} used, and this run needs 2 more`);
+  expect(childrenOf(twin, source)).toEqual([]);
+  expect(destination).toEqual([]);
+  expect(await sourceClusterSnapshots()).toEqual(before);
 });

@@ -214,6 +214,9 @@ class TwinState:
     # Manual DB snapshot quota: the default, and per "<account>/<region>" overrides.
     snapshot_quota_default: int = DEFAULT_MANUAL_SNAPSHOT_QUOTA
     snapshot_quotas: dict[str, int] = field(default_factory=dict)
+    # Manual DB cluster snapshot quota (ManualClusterSnapshots): the default, and per account/Region.
+    cluster_snapshot_quota_default: int = DEFAULT_MANUAL_SNAPSHOT_QUOTA
+    cluster_snapshot_quotas: dict[str, int] = field(default_factory=dict)
 
     def reset(self, now: float | None = None) -> None:
         with self.lock:
@@ -224,6 +227,8 @@ class TwinState:
             self.pending = {}
             self.snapshot_quota_default = DEFAULT_MANUAL_SNAPSHOT_QUOTA
             self.snapshot_quotas = {}
+            self.cluster_snapshot_quota_default = DEFAULT_MANUAL_SNAPSHOT_QUOTA
+            self.cluster_snapshot_quotas = {}
 
 
 STATE = TwinState()
@@ -449,29 +454,58 @@ def check_snapshot_quota(backend: Any) -> None:
         raise rds_error("snapshot-quota-exceeded", max=limit)
 
 
+def manual_cluster_snapshot_quota(account: str, region: str) -> int:
+    quotas = STATE.cluster_snapshot_quotas
+    return quotas.get(f"{account}/{region}", quotas.get(f"{account}/*", STATE.cluster_snapshot_quota_default))
+
+
+def manual_cluster_snapshots_used(backend: Any) -> int:
+    return sum(
+        1
+        for snap in backend.cluster_snapshots.values()
+        if snap.snapshot_type == "manual" and snap.status != "deleted"
+    )
+
+
+def check_cluster_snapshot_quota(backend: Any) -> None:
+    limit = manual_cluster_snapshot_quota(backend.account_id, backend.region_name)
+    if manual_cluster_snapshots_used(backend) >= limit:
+        raise rds_error("snapshot-quota-exceeded", max=limit)
+
+
 def set_snapshot_quota(data: Any) -> None:
     if not isinstance(data, dict):
-        raise ValueError("expected an object {manualSnapshots, account?, region?}")
-    unknown = set(data) - {"manualSnapshots", "account", "region"}
+        raise ValueError("expected an object {manualSnapshots | manualClusterSnapshots, account?, region?}")
+    unknown = set(data) - {"manualSnapshots", "manualClusterSnapshots", "account", "region"}
     if unknown:
-        raise ValueError(f"unknown field(s) {sorted(unknown)}; known: account, manualSnapshots, region")
-    value = data.get("manualSnapshots")
+        raise ValueError(
+            f"unknown field(s) {sorted(unknown)}; known: account, manualClusterSnapshots, manualSnapshots, region"
+        )
+    cluster = "manualClusterSnapshots" in data
+    value = data.get("manualClusterSnapshots" if cluster else "manualSnapshots")
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError("manualSnapshots must be a whole number >= 0")
+        raise ValueError(f"{'manualClusterSnapshots' if cluster else 'manualSnapshots'} must be a whole number >= 0")
     account, region = data.get("account"), data.get("region")
     if account is not None and not (isinstance(account, str) and ACCOUNT_RE.match(account)):
         raise ValueError("account must be a 12-digit string")
     if region is not None and (account is None or not isinstance(region, str) or not region):
         raise ValueError("region needs an account, and must be a non-empty string")
     with STATE.lock:
-        if account is None:
+        if cluster and account is None:
+            STATE.cluster_snapshot_quota_default = value
+        elif cluster:
+            STATE.cluster_snapshot_quotas[f"{account}/{region or '*'}"] = value
+        elif account is None:
             STATE.snapshot_quota_default = value
         else:
             STATE.snapshot_quotas[f"{account}/{region or '*'}"] = value
 
 
 def quotas_view() -> dict[str, Any]:
-    return {"manualSnapshots": {"default": STATE.snapshot_quota_default, **STATE.snapshot_quotas}}
+    return {
+        "manualSnapshots": {"default": STATE.snapshot_quota_default, **STATE.snapshot_quotas},
+        "manualClusterSnapshots": {"default": STATE.cluster_snapshot_quota_default, **STATE.cluster_snapshot_quotas},
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -903,9 +937,6 @@ def install() -> None:  # noqa: C901 - one place for all patches
     # -- describeAccountAttributes: the quotas the twin models ----------------------------------
     def describe_account_attributes(self: Any) -> Any:
         backend = self.backend
-        cluster_used = sum(
-            1 for s in getattr(backend, "cluster_snapshots", {}).values() if getattr(s, "snapshot_type", "") == "manual"
-        )
         return ActionResult(
             {
                 "AccountQuotas": [
@@ -914,8 +945,12 @@ def install() -> None:  # noqa: C901 - one place for all patches
                         "Used": manual_snapshots_used(backend),
                         "Max": manual_snapshot_quota(backend.account_id, backend.region_name),
                     },
-                    # Reported, not enforced (the replicator takes no cluster snapshots).
-                    {"AccountQuotaName": "ManualClusterSnapshots", "Used": cluster_used, "Max": 100},
+                    # The twin's, enforced on creating and copying cluster snapshots (quota name inferred).
+                    {
+                        "AccountQuotaName": "ManualClusterSnapshots",
+                        "Used": manual_cluster_snapshots_used(backend),
+                        "Max": manual_cluster_snapshot_quota(backend.account_id, backend.region_name),
+                    },
                 ]
             }
         )
@@ -1063,6 +1098,8 @@ def install_clusters(m: Any, r: Any, ActionResult: Any) -> None:  # noqa: C901 -
         cluster = self.clusters.get(db_cluster_identifier)
         if snapshot_type == "manual" and cluster is not None and cluster.status != "available":
             raise rds_error("cluster-not-available-for-snapshot", id=db_cluster_identifier, status=cluster.status)
+        if snapshot_type == "manual" and cluster is not None and db_cluster_snapshot_identifier not in self.cluster_snapshots:
+            check_cluster_snapshot_quota(self)
         snap = orig["create_db_cluster_snapshot"](
             self, db_cluster_identifier, db_cluster_snapshot_identifier, snapshot_type, tags
         )
@@ -1082,6 +1119,7 @@ def install_clusters(m: Any, r: Any, ActionResult: Any) -> None:  # noqa: C901 -
     ) -> Any:
         if target_db_cluster_snapshot_identifier in self.cluster_snapshots:
             raise m.DBClusterSnapshotAlreadyExistsError(target_db_cluster_snapshot_identifier)
+        check_cluster_snapshot_quota(self)
         source = self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
         if source.status != "available":
             raise not_available(source)

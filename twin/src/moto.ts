@@ -125,6 +125,8 @@ export interface PendingPhase {
 export interface MotoQuotas {
   /** Manual DB snapshots per account and Region: `default` (100, as AWS), and `<account>/<region>` or `<account>/*`. */
   manualSnapshots: Record<string, number>;
+  /** Manual DB cluster snapshots, the same way. */
+  manualClusterSnapshots?: Record<string, number>;
 }
 
 export const DEFAULT_MANUAL_SNAPSHOT_QUOTA = 100;
@@ -153,6 +155,11 @@ export interface MotoControl {
     scope?: { account?: string; region?: string },
   ): Promise<MotoQuotas>;
   quotas(): Promise<MotoQuotas>;
+  /** The manual DB cluster snapshot quota (ManualClusterSnapshots), as setSnapshotQuota. */
+  setClusterSnapshotQuota(
+    manualClusterSnapshots: number,
+    scope?: { account?: string; region?: string },
+  ): Promise<MotoQuotas>;
 }
 
 export interface MotoServer {
@@ -468,6 +475,8 @@ export function motoControl(url: string): MotoControl {
     setSnapshotQuota: (manualSnapshots, scope = {}) =>
       call<MotoQuotas>('POST', '/_twin/quotas', { manualSnapshots, ...scope }),
     quotas: () => call<MotoQuotas>('GET', '/_twin/quotas'),
+    setClusterSnapshotQuota: (manualClusterSnapshots, scope = {}) =>
+      call<MotoQuotas>('POST', '/_twin/quotas', { manualClusterSnapshots, ...scope }),
   };
 }
 
