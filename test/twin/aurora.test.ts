@@ -396,3 +396,39 @@ test('the source cluster snapshot quota would be exceeded: SnapshotQuotaWouldBeE
   expect(destination).toEqual([]);
   expect(await sourceClusterSnapshots()).toEqual(before);
 });
+
+test.each([
+  ['CopyDBClusterSnapshot', 'Did This Run Make The Copy?'],
+  ['RestoreDBClusterFromSnapshot', 'Did This Run Restore The Cluster?'],
+  ['CreateDBInstance', 'Did This Run Create The Writer?'],
+])(
+  'a lost response of %s: the retry meets what the first attempt made, adopts it (this run’s tags) and goes live without an orphan',
+  async (api, adoption) => {
+    const clustersBefore = (await managedClusters(MYSQL)).map((c) => c.DBClusterIdentifier!);
+    const instancesBefore = await destinationInstanceIds();
+    await letTimePass(twin, DAY_MS);
+    await twin.moto.control.addFault({
+      kind: 'error',
+      api,
+      code: 'InternalFailure',
+      status: 500,
+      after: true,
+      account: twin.accounts.destination,
+    });
+    const { destination } = await replicateClusters([MYSQL]);
+    await twin.moto.control.clearFaults();
+
+    expect(destination.map((r) => failureSummary(r))).toEqual([`${destination[0]?.name}: SUCCEEDED  `]);
+    expect(statesEntered(destination[0]!)).toContain(adoption);
+    const out = output<ClusterOutput>(destination[0]!);
+    await letTimePass(twin);
+    const clustersAfter = (await managedClusters(MYSQL)).map((c) => c.DBClusterIdentifier!);
+    // exactly the new cluster was added (retention may have retired the oldest), no orphan writer or copy
+    expect(clustersAfter.filter((c) => !clustersBefore.includes(c))).toEqual([out.dbClusterIdentifier]);
+    expect((await destinationInstanceIds()).filter((i) => !instancesBefore.includes(i))).toEqual([
+      out.dbClusterIdentifier,
+    ]);
+    expect(await destinationClusterSnapshots()).toEqual([]);
+    await expectSecretPointsAtCluster(MYSQL, out.dbClusterIdentifier, seededSecrets[MYSQL]!);
+  },
+);
