@@ -104,7 +104,7 @@ function translate(field, pattern, negated) {
 /** Everything the generator needs per field, read from the schema. */
 function fieldsOf(def = 'version1') {
   const version = schema.$defs[def];
-  if (!version || version.type !== 'object' || version.additionalProperties !== false) {
+  if (version?.type !== 'object' || version.additionalProperties !== false) {
     throw new Error('message-rules.js expects a closed object schema');
   }
   const names = Object.keys(version.properties);

@@ -123,7 +123,7 @@ export function clusterEndpoint(
       `cluster ${id} is '${cluster.Status}', not 'available' (wait until it is available, then retry)`,
     );
   }
-  if (!writer || writer.DBInstanceStatus !== 'available') {
+  if (writer?.DBInstanceStatus !== 'available') {
     throw new ReplicaNotReady(
       `cluster ${id} has no available writer instance (${writer ? `${writer.DBInstanceIdentifier} is '${writer.DBInstanceStatus}'` : 'none'}; wait until it is available, then retry)`,
     );
