@@ -432,3 +432,30 @@ test.each([
     await expectSecretPointsAtCluster(MYSQL, out.dbClusterIdentifier, seededSecrets[MYSQL]!);
   },
 );
+
+test('provenance: a message naming orders-aurora with the shared snapshot of another cluster is refused before anything is created', async () => {
+  const mysqlRun = destinationExecutions(twin, 'replicateCluster' as never)
+    .filter(
+      (e) =>
+        e.status === 'SUCCEEDED' && inputOf<{ sourceDbIdentifier: string }>(e).sourceDbIdentifier === MYSQL,
+    )
+    .at(-1)!;
+  const forged = {
+    ...inputOf<Record<string, unknown>>(mysqlRun),
+    sourceDbIdentifier: PG,
+    engine: 'aurora-postgresql',
+    runId: 'forged-1',
+  };
+  const secretBefore = await secretState(twin, secretNameOf(PG));
+  const clustersBefore = (await destinationClusters()).map((c) => c.DBClusterIdentifier).sort();
+
+  const exec = await twin.run('destination', 'replicateCluster', forged);
+
+  expect(exec.status).toBe('FAILED');
+  expect(exec.error).toBe('SnapshotProvenanceMismatch');
+  expect(exec.cause).toContain(`is a snapshot of the DB cluster ${MYSQL}, not of ${PG}`);
+  expect(statesEntered(exec)).not.toContain('Copy The Shared Cluster Snapshot');
+  expect((await destinationClusters()).map((c) => c.DBClusterIdentifier).sort()).toEqual(clustersBefore);
+  expect(await destinationClusterSnapshots()).toEqual([]);
+  expect((await secretState(twin, secretNameOf(PG))).raw).toBe(secretBefore.raw);
+});
