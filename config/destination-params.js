@@ -240,7 +240,8 @@ async function read({ resolveVariable }) {
   const databasesRaw = await param('databases');
   // As RDS stores them (src/contracts/db-identifier.js): `Orders-DB` is the instance orders-db.
   const databases = list(databasesRaw).map(normaliseDbInstanceIdentifier);
-  if (databases.length === 0 || databases.length > MAX_DATABASES) {
+  // Empty only when clusters lists Aurora DB clusters (checked below).
+  if (databases.length > MAX_DATABASES) {
     fail(
       'databases',
       databasesRaw,
@@ -262,18 +263,61 @@ async function read({ resolveVariable }) {
     fail('databases', databasesRaw, 'each database once', 'orders-db,billing-db');
   }
 
+  // Aurora DB clusters are listed apart from DB instances: a cluster is snapshotted, shared and
+  // restored with the cluster APIs, by its own state machine (replicate-cluster). Same identifier rules.
+  const clustersRaw = await param('clusters');
+  const clusters = list(clustersRaw).map(normaliseDbInstanceIdentifier);
+  if (clusters.length > MAX_DATABASES) {
+    fail(
+      'clusters',
+      clustersRaw,
+      `at most ${MAX_DATABASES} comma-separated DB cluster identifiers`,
+      'orders-aurora',
+    );
+  }
+  for (const c of clusters) {
+    if (!isDbInstanceIdentifier(c)) {
+      fail(
+        'clusters',
+        clustersRaw,
+        `valid RDS DB cluster identifiers ('${c}' is not: 1-63 letters, digits, single hyphens, a letter first)`,
+        'orders-aurora,billing-aurora',
+      );
+    }
+    if (databases.includes(c)) {
+      fail(
+        'clusters',
+        clustersRaw,
+        `identifiers not also listed in databases ('${c}' is in both; list a DB instance in databases, an Aurora DB cluster in clusters)`,
+        'orders-aurora',
+      );
+    }
+  }
+  if (new Set(clusters).size !== clusters.length) {
+    fail('clusters', clustersRaw, 'each cluster once', 'orders-aurora,billing-aurora');
+  }
+  const allDatabases = [...databases, ...clusters];
+  if (allDatabases.length === 0) {
+    fail(
+      'databases',
+      databasesRaw,
+      `1 to ${MAX_DATABASES} comma-separated source DB instance identifiers (or Aurora DB clusters in the parameter clusters)`,
+      'orders-db,billing-db',
+    );
+  }
+
   const secretArnsRaw = await param('secretArns');
   const givenSecrets = new Map();
   for (const entry of list(secretArnsRaw)) {
     const eq = entry.indexOf('=');
     const db = eq > 0 ? normaliseDbInstanceIdentifier(entry.slice(0, eq)) : '';
     const secretArn = eq > 0 ? entry.slice(eq + 1).trim() : '';
-    const example = `${databases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${databases[0]}-AbCdEf`;
-    if (!databases.includes(db)) {
+    const example = `${allDatabases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${allDatabases[0]}-AbCdEf`;
+    if (!allDatabases.includes(db)) {
       fail(
         'secretArns',
         secretArnsRaw,
-        `entries '<database>=<secret ARN>' for databases listed in databases ('${db}' is not)`,
+        `entries '<database>=<secret ARN>' for databases listed in databases or clusters ('${db}' is not)`,
         example,
       );
     }
@@ -368,7 +412,7 @@ async function read({ resolveVariable }) {
       example,
     );
   }
-  for (const db of databases) {
+  for (const db of allDatabases) {
     try {
       replicaPrefixes[db] = names().replicaPrefix(instanceNamePrefix, db, deploymentId);
     } catch (error) {
@@ -376,8 +420,8 @@ async function read({ resolveVariable }) {
     }
   }
   // Two databases whose name sets could meet would compete for names: refuse them here.
-  for (const [i, a] of databases.entries()) {
-    for (const b of databases.slice(i + 1)) {
+  for (const [i, a] of allDatabases.entries()) {
+    for (const b of allDatabases.slice(i + 1)) {
       if (names().prefixesOverlap(replicaPrefixes[a], replicaPrefixes[b])) {
         fail(
           'instanceNamePrefix',
@@ -389,6 +433,63 @@ async function read({ resolveVariable }) {
       }
     }
   }
+
+  // Restore settings of DB clusters (deployment-wide, like those of instances).
+  const dbClusterParameterGroupName = optional(
+    'dbClusterParameterGroupName',
+    await param('dbClusterParameterGroupName'),
+    PARAMETER_GROUP,
+    'the name of an existing DB cluster parameter group (lower-case), or empty for the engine default',
+    'replica-aurora-postgresql16',
+  );
+  const clusterInstanceParameterGroupName = optional(
+    'clusterInstanceParameterGroupName',
+    await param('clusterInstanceParameterGroupName'),
+    PARAMETER_GROUP,
+    "the name of an existing DB parameter group for the clusters' writer instances, or empty for the engine default",
+    'replica-aurora-postgresql16-instance',
+  );
+  const capacity = (name, raw) => {
+    const value = text(raw);
+    if (value === '') return undefined;
+    const n = Number(value);
+    if (!/^[0-9]+(\.5|\.0)?$/.test(value) || n < 0 || n > 256) {
+      fail(
+        name,
+        raw,
+        'Aurora capacity units from 0 to 256 in steps of 0.5, or empty',
+        name.endsWith('Min') ? '0.5' : '4',
+      );
+    }
+    return n;
+  };
+  const serverlessV2MinCapacity = capacity('serverlessV2MinCapacity', await param('serverlessV2MinCapacity'));
+  const serverlessV2MaxCapacity = capacity('serverlessV2MaxCapacity', await param('serverlessV2MaxCapacity'));
+  if ((serverlessV2MinCapacity === undefined) !== (serverlessV2MaxCapacity === undefined)) {
+    fail(
+      serverlessV2MinCapacity === undefined ? 'serverlessV2MinCapacity' : 'serverlessV2MaxCapacity',
+      '',
+      'both serverlessV2MinCapacity and serverlessV2MaxCapacity, or neither',
+      serverlessV2MinCapacity === undefined ? '0.5' : '4',
+    );
+  }
+  if (serverlessV2MinCapacity !== undefined && serverlessV2MinCapacity > serverlessV2MaxCapacity) {
+    fail(
+      'serverlessV2MaxCapacity',
+      String(serverlessV2MaxCapacity),
+      `at least serverlessV2MinCapacity (${serverlessV2MinCapacity})`,
+      '4',
+    );
+  }
+  // Serverless v2 writers use the class db.serverless (RDS user guide, Aurora Serverless v2).
+  const clusterInstanceClass =
+    optional(
+      'clusterInstanceClass',
+      (await param('clusterInstanceClass')) ?? (serverlessV2MinCapacity !== undefined ? 'db.serverless' : ''),
+      /^db\.(serverless|[a-z0-9]+\.[a-z0-9]+)$/,
+      'the writer instance class of the clusters (db.serverless for Serverless v2), or empty for dbInstanceClass',
+      'db.r7g.large',
+    ) || dbInstanceClass;
 
   const notificationEmail = optional(
     'notificationEmail',
@@ -416,6 +517,17 @@ async function read({ resolveVariable }) {
     createKmsKey: kmsKeyArn === '',
     databases,
     databasesCsv: databases.join(','),
+    clusters,
+    clustersCsv: clusters.join(','),
+    // Prefix of the cluster snapshot copies (src/contracts/cluster-snapshot-names.js).
+    clusterSnapshotPrefix: require('../src/contracts/cluster-snapshot-names.js').clusterSnapshotPrefix(
+      deploymentId,
+    ),
+    dbClusterParameterGroupName,
+    clusterInstanceParameterGroupName,
+    clusterInstanceClass,
+    serverlessV2MinCapacity,
+    serverlessV2MaxCapacity,
     secretUsername,
     dbInstanceClass,
     dbSubnetGroupName,
@@ -442,7 +554,7 @@ async function read({ resolveVariable }) {
       { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] },
     ],
   };
-  settings.secrets = databases.map((database) => {
+  const secretOf = (database) => {
     const given = givenSecrets.get(database);
     return given
       ? { database, arn: given, logicalId: null, name: null, ref: given }
@@ -454,7 +566,9 @@ async function read({ resolveVariable }) {
           name: { 'Fn::Join': ['', [`rds-replica/${stage}/${database}-`, stackIdPart]] },
           ref: { Ref: `DatabaseSecret${logicalName(database)}` },
         };
-  });
+  };
+  settings.secrets = databases.map(secretOf);
+  settings.clusterSecrets = clusters.map(secretOf);
 
   // The key copies are encrypted with (KmsKeyId of copyDBSnapshot), as a CloudFormation value.
   settings.kmsKey = settings.createKmsKey ? { 'Fn::GetAtt': ['ReplicaKey', 'Arn'] } : kmsKeyArn;
@@ -463,7 +577,9 @@ async function read({ resolveVariable }) {
   const rdsArn = (resource) => arn('rds', null, null, resource);
   settings.iam = {
     // Secrets: a given ARN may be complete or lack the random 6-character suffix.
-    secrets: settings.secrets.flatMap((s) => (s.arn ? [s.arn, `${s.arn}-??????`] : [s.ref])),
+    secrets: [...settings.secrets, ...settings.clusterSecrets].flatMap((s) =>
+      s.arn ? [s.arn, `${s.arn}-??????`] : [s.ref],
+    ),
     // The shared key of the source account: the exact ARN (the normal path); only with the explicit
     // opt-in allowAnySourceKey any key of the source account in its Region, which the source key
     // policy still limits to the one shared key.
@@ -478,15 +594,34 @@ async function read({ resolveVariable }) {
     // Replicas are named <prefix>-<snapshot time> (src/contracts/names.ts); writes that cannot be
     // confined by a tag the role could set itself are confined to these names, which carry this
     // deployment's marker: no instance an operator named (`orders-db-legacy`) matches them.
-    replicaInstances: databases.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`)),
-    finalSnapshots: databases.map((db) => rdsArn(`snapshot:${replicaPrefixes[db]}-*`)),
+    // (a deployment of Aurora DB clusters only: a resource that never exists, as IAM needs one)
+    replicaInstances: databases.length
+      ? databases.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`))
+      : [rdsArn('db:none-configured')],
+    // A replica cluster and its writer instance share the replica name (instance and cluster
+    // identifiers are separate namespaces in RDS).
+    replicaClusters: clusters.map((db) => rdsArn(`cluster:${replicaPrefixes[db]}-*`)),
+    clusterWriters: clusters.map((db) => rdsArn(`db:${replicaPrefixes[db]}-*`)),
+    sharedClusterSnapshots: arn('rds', sourceRegion, sourceAccountId, 'cluster-snapshot:*'),
+    clusterSnapshotCopies: rdsArn(`cluster-snapshot:${settings.clusterSnapshotPrefix}-*`),
+    anyClusterSnapshot: rdsArn('cluster-snapshot:*'),
+    anyCluster: rdsArn('cluster:*'),
+    clusterParameterGroup: rdsArn(
+      dbClusterParameterGroupName ? `cluster-pg:${dbClusterParameterGroupName}` : 'cluster-pg:default*',
+    ),
+    clusterInstanceParameterGroup: rdsArn(
+      clusterInstanceParameterGroupName ? `pg:${clusterInstanceParameterGroupName}` : 'pg:default*',
+    ),
+    finalSnapshots: databases.length
+      ? databases.map((db) => rdsArn(`snapshot:${replicaPrefixes[db]}-*`))
+      : [rdsArn('snapshot:none-configured')],
     subnetGroup: rdsArn(`subgrp:${dbSubnetGroupName}`),
     // Without an explicit group RDS uses the engine's default group (`default.<family>`,
     // `default:<engine>-<major>`), as in AWS's own CreateDBInstance policy example.
     parameterGroup: rdsArn(dbParameterGroupName ? `pg:${dbParameterGroupName}` : 'pg:default*'),
     optionGroup: rdsArn(optionGroupName ? `og:${optionGroupName}` : 'og:default*'),
     // Step Functions execution ARNs of both state machines (the lock holder may be either).
-    executions: ['replicate', 'rollback'].map((m) =>
+    executions: ['replicate', 'rollback', 'replicate-cluster', 'rollback-cluster'].map((m) =>
       arn('states', null, null, `execution:${deploymentId}-${m}:*`),
     ),
     // RDS calls KMS on the caller's behalf in the Region it copies into (and, for a
@@ -502,7 +637,40 @@ async function read({ resolveVariable }) {
     taggedByThisDeployment: {
       StringEquals: { [`rds:db-tag/${contract.tagKeys.managedBy}`]: deploymentId },
     },
+    clusterTaggedByThisDeployment: {
+      StringEquals: { [`rds:cluster-tag/${contract.tagKeys.managedBy}`]: deploymentId },
+    },
   };
+  settings.iam.finalClusterSnapshots = clusters.map((db) =>
+    rdsArn(`cluster-snapshot:${replicaPrefixes[db]}-*`),
+  );
+  // Cluster roles need at least one resource per statement even when no cluster is configured.
+  const none = rdsArn('cluster:none-configured');
+  settings.iam.clusterRestoreResources = [
+    ...(clusters.length ? settings.iam.replicaClusters : [none]),
+    settings.iam.clusterSnapshotCopies,
+    settings.iam.subnetGroup,
+    settings.iam.clusterParameterGroup,
+  ];
+  settings.iam.writerResources = [
+    ...(clusters.length ? settings.iam.clusterWriters : [rdsArn('db:none-configured')]),
+    ...(clusters.length ? settings.iam.replicaClusters : [none]),
+    settings.iam.subnetGroup,
+    settings.iam.clusterInstanceParameterGroup,
+  ];
+  settings.iam.replicaClustersOrNone = clusters.length ? settings.iam.replicaClusters : [none];
+  settings.iam.clusterWritersOrNone = clusters.length
+    ? settings.iam.clusterWriters
+    : [rdsArn('db:none-configured')];
+  settings.iam.finalClusterSnapshotsOrNone = clusters.length
+    ? settings.iam.finalClusterSnapshots
+    : [rdsArn('cluster-snapshot:none-configured')];
+  settings.iam.clusterTagResources = [
+    settings.iam.clusterSnapshotCopies,
+    ...settings.iam.replicaClustersOrNone,
+    ...settings.iam.clusterWritersOrNone,
+    ...settings.iam.finalClusterSnapshotsOrNone,
+  ];
   settings.iam.restoreResources = [
     ...settings.iam.replicaInstances,
     settings.iam.snapshotCopies,

@@ -69,7 +69,7 @@ async function resources(ctx) {
   const Resources = {};
   const Outputs = {};
 
-  for (const secret of s.secrets) {
+  for (const secret of [...s.secrets, ...s.clusterSecrets]) {
     if (!secret.logicalId) continue;
     Resources[secret.logicalId] = {
       Type: 'AWS::SecretsManager::Secret',

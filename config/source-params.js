@@ -14,6 +14,8 @@ const DESCRIPTIONS = {
   destinationAccountIds:
     'comma-separated 12-digit AWS account ids (1 to 20) allowed to restore the shared copies',
   databases: 'comma-separated DB instance identifiers replicated when the input names none (1 to 50)',
+  clusters:
+    'comma-separated Aurora DB cluster identifiers replicated by replicate-clusters (0 to 50; Multi-AZ DB clusters that are not Aurora are refused: AWS cannot copy their snapshots)',
   scheduleEnabled: 'true to start the replication on scheduleExpression, false to run it on demand only',
   scheduleExpression: 'EventBridge schedule, rate(...) or cron(...)',
   kmsKeyArn:
@@ -157,11 +159,8 @@ async function resolve(ctx) {
 
   const databasesValue = await raw('databases');
   const databases = asList(databasesValue).map(normaliseDbInstanceIdentifier);
-  if (databases.length === 0) {
-    problems.push(
-      `parameter databases is missing or empty: expected 1 to ${MAX_DATABASES} comma-separated DB instance identifiers (for example --param="databases=orders-db")`,
-    );
-  } else if (databases.length > MAX_DATABASES) {
+  // Empty only when clusters lists Aurora DB clusters (checked below).
+  if (databases.length > MAX_DATABASES) {
     problems.push(
       `parameter databases has ${databases.length} entries: at most ${MAX_DATABASES} per stage; split them across stages`,
     );
@@ -176,6 +175,36 @@ async function resolve(ctx) {
   if (new Set(databases).size !== databases.length) {
     problems.push(
       `parameter databases is ${describe(databasesValue)}: a database is listed twice; list each database once`,
+    );
+  }
+
+  // Aurora DB clusters, listed apart (replicate-clusters, snapshot-cluster): same identifier rules.
+  const clustersValue = await raw('clusters');
+  const clusters = asList(clustersValue ?? '').map(normaliseDbInstanceIdentifier);
+  if (clusters.length > MAX_DATABASES) {
+    problems.push(
+      `parameter clusters has ${clusters.length} entries: at most ${MAX_DATABASES} per stage; split them across stages`,
+    );
+  }
+  for (const c of clusters) {
+    if (!isDbInstanceIdentifier(c)) {
+      problems.push(
+        `parameter clusters contains '${c}': expected an RDS DB cluster identifier (1-63 letters, digits or hyphens, first a letter, no trailing or double hyphen)`,
+      );
+    } else if (databases.includes(c)) {
+      problems.push(
+        `parameter clusters contains '${c}', which databases lists too: list a DB instance in databases and an Aurora DB cluster in clusters`,
+      );
+    }
+  }
+  if (databases.length === 0 && clusters.length === 0) {
+    problems.push(
+      `parameter databases is missing or empty: expected 1 to ${MAX_DATABASES} comma-separated DB instance identifiers (for example --param="databases=orders-db"), or Aurora DB clusters in the parameter clusters`,
+    );
+  }
+  if (new Set(clusters).size !== clusters.length) {
+    problems.push(
+      `parameter clusters is ${describe(clustersValue)}: a cluster is listed twice; list each cluster once`,
     );
   }
 
@@ -324,6 +353,12 @@ async function resolve(ctx) {
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${id}:root`]],
     })),
     databases,
+    clusters,
+    // Prefix of the cluster snapshot names (src/contracts/cluster-snapshot-names.js).
+    clusterSnapshotPrefix: require('../src/contracts/cluster-snapshot-names.js').clusterSnapshotPrefix(
+      `${await ctx.resolveVariable('self:service')}-${await ctx.resolveVariable('sls:stage')}`,
+    ),
+    clustersCsv: clusters.length > 0 ? clusters.join(',') : '(none)',
     scheduleEnabled,
     scheduleExpression,
     kmsKeyArn,

@@ -834,6 +834,37 @@ const WHY_BY_SID: Record<string, string> = {
     'rewrite host, port, engine, dbInstanceIdentifier; keep every other key',
   DescribeTheReplica: "check the replica's tags, status and endpoint",
   ListTheReplicas: 'list instances (all pages) and keep those tagged as replicas of this deployment',
+  // Aurora DB clusters (issue 13): source ClusterStateMachineRole
+  ReadClustersAndClusterSnapshots: 'read the engine of a source cluster, poll its snapshot and copy',
+  SnapshotClusters: "take the run's snapshot of a source DB cluster, named after this deployment",
+  CopyAndTagOwnClusterSnapshots:
+    'copy it with the shared key and tag it on creation, only cluster snapshots named after this deployment',
+  ShareAndDeleteOwnClusterSnapshots:
+    'share the cluster copy; delete the intermediate cluster snapshot and copies beyond keepSharedSnapshots (only those tagged as this deployment)',
+  RunOneExecutionPerCluster: '`replicate-clusters` starts one `snapshot-cluster` execution per cluster',
+  FollowTheClusterExecutions: 'follow or stop those executions; a stale lock of one of them is taken over',
+  StartTheScheduledClusterRun: 'the cluster schedule (EventBridge rule) starts `replicate-clusters`',
+  // Aurora DB clusters: destination replicate-cluster, rollback-cluster and the Lambdas
+  CopyTheSharedClusterSnapshotIntoACopyOfThisDeployment:
+    'copy the shared cluster snapshot (source account ARN) into a copy named `<deployment>-...`',
+  DescribeTheClusterCopiesAndTheSharedProvenance:
+    "poll the cluster copy; read the shared cluster snapshot first: refuse it unless it is the message's cluster and engine",
+  DeleteTheClusterCopies: 'delete the cluster copy after the restore or after a failure',
+  RestoreClustersTaggedForThisDeployment:
+    "restore a cluster only with this deployment's tag in the request, into the configured subnet and cluster parameter groups",
+  CreateWritersTaggedForThisDeployment:
+    "create the restored cluster's writer instance (same name), only with this deployment's tag",
+  DescribeClustersAndInstances: 'poll the restored cluster and its writer; members of a cluster to delete',
+  ProtectAndDeleteOnlyThisDeploymentsClusters:
+    "turn deletion protection on or off and delete, only clusters tagged as this deployment's",
+  FinalSnapshotsOfThisDeploymentsClusters:
+    'final cluster snapshot of a managed replica cluster, only with finalSnapshotOnDelete=true',
+  DeleteOnlyThisDeploymentsWriters:
+    "delete the writer instances of a cluster to delete, only instances tagged as this deployment's",
+  DescribeTheTargetCluster: "check a rollback target cluster's status and tags",
+  DescribeClusters:
+    'cluster mode: free names, the cluster to point at and its writer, the cluster replicas to keep',
+  StartClusterReplications: 'start `replicate-cluster` for messages of kind cluster',
   // destination: key policy
   AdministerTheKeyFromThisAccount:
     "this account's IAM policies administer the key (only when kmsKeyArn is empty)",
@@ -973,6 +1004,10 @@ export const VARIANTS: Variant[] = [
       finalSnapshotOnDelete: 'true',
       notificationEmail: 'dba-oncall@example.com',
       secretKmsKeyArns: 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
+      clusters: 'orders-aurora',
+      dbClusterParameterGroupName: 'replica-aurora-postgresql16',
+      serverlessV2MinCapacity: '0.5',
+      serverlessV2MaxCapacity: '4',
     },
     accounts: ['111111111111'],
   },

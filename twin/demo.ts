@@ -1,10 +1,13 @@
 // `npm run demo`: the whole story on the offline twin of two AWS accounts, in virtual time.
 // One PostgreSQL database in the source account is replicated three times into the destination
 // account (a day apart; retention keeps two replicas; the third run starts from the newest automated
-// snapshot, snapshotSource `latest`), then rolled back to the previous replica.
+// snapshot, snapshotSource `latest`), then rolled back to the previous replica; then an Aurora
+// PostgreSQL DB cluster of the same deployment is replicated (cluster snapshot, cluster and writer
+// restored, the secret on the cluster endpoint).
 // Exits non-zero with the failing state's Error and Cause if any execution fails.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { clientsFromEnvironment } from '../plugins/status/src/clients';
 import { collectDestination, collectSource } from '../plugins/status/src/collect';
 import { findDeployment } from '../plugins/status/src/deployment';
@@ -12,6 +15,7 @@ import { type DestinationSection, renderDestination, renderSource } from '../plu
 import { type ExecutionRecord, startTwin, type Twin } from './src';
 import {
   createDestinationNetwork,
+  createSourceCluster,
   createSourceDatabase,
   FIXTURE_PASSWORD,
   readSecret,
@@ -21,6 +25,8 @@ import { occurrences } from './src/metrics';
 import type { HistoryEvent } from './src/stepfunctions';
 
 const DATABASE = 'orders-db';
+const CLUSTER = 'orders-aurora';
+const TAG_MANAGED_BY = 'rds-replicator:managed-by';
 
 const t0 = Date.now();
 let clockStart = 0;
@@ -114,6 +120,26 @@ async function secretLine(twin: Twin, secretId: string) {
   say(`  secret ${secretId}: ${JSON.stringify(shown)}`);
 }
 
+async function clusterTable(twin: Twin, secretId: string) {
+  const { rds } = twin.aws('destination');
+  const secret = await readSecret(twin, secretId);
+  const all = await rds.send(new DescribeDBClustersCommand({}));
+  const deployment = twin.stacks.destination!.stackName;
+  say('  replica cluster (and its writer)      status      live  cluster endpoint');
+  for (const c of (all.DBClusters ?? []).filter((x) =>
+    x.TagList?.some((t) => t.Key === TAG_MANAGED_BY && t.Value === deployment),
+  )) {
+    const live = c.DBClusterIdentifier === secret.dbClusterIdentifier ? ' ★  ' : '    ';
+    say(
+      `  ${String(c.DBClusterIdentifier).padEnd(36)}  ${String(c.Status).padEnd(10)}  ${live}  ${c.Endpoint}:${c.Port}`,
+    );
+  }
+  const shown = Object.fromEntries(
+    Object.entries(secret).map(([k, v]) => [k, /password/i.test(k) ? '(not shown)' : v]),
+  );
+  say(`  secret ${secretId}: ${JSON.stringify(shown)}`);
+}
+
 async function main() {
   say('Starting the offline twin (moto + local Lambda and Step Functions, virtual clock) ...');
   const twin = await startTwin();
@@ -131,14 +157,22 @@ async function main() {
       `Source account ${twin.accounts.source}: PostgreSQL instance '${DATABASE}' (storage encrypted with aws/rds).`,
     );
     await createSourceDatabase(twin, { id: DATABASE, encryption: 'aws/rds' });
+    say(`Source account: Aurora PostgreSQL DB cluster '${CLUSTER}' with its writer instance.`);
+    await createSourceCluster(twin, { id: CLUSTER, engine: 'aurora-postgresql' });
     const network = await createDestinationNetwork(twin);
     say(
       `Destination account ${twin.accounts.destination}: DB subnet group '${network.subnetGroupName}', security group ${network.securityGroupId}.`,
     );
     say('Packaging and deploying both services (sls package, then the twin provisions the templates) ...');
-    const source = await twin.deploy('source');
+    const source = await twin.deploy('source', { params: { clusters: CLUSTER } });
     const destination = await twin.deploy('destination', {
-      params: { vpcSecurityGroupIds: network.securityGroupId, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
+      params: {
+        vpcSecurityGroupIds: network.securityGroupId,
+        sourceKmsKeyArn: source.outputs.KmsKeyArn!,
+        clusters: CLUSTER,
+        serverlessV2MinCapacity: '0.5',
+        serverlessV2MaxCapacity: '4',
+      },
     });
     say(
       `  ${source.stackName}: ${Object.values(source.stateMachines)
@@ -152,6 +186,8 @@ async function main() {
     );
     const secretId = destination.outputs.DatabaseSecretOrdersDashdbArn!; // created empty by the stack
     await seedSecret(twin, secretId, { note: 'keys the replicator does not own are kept as they are' });
+    const clusterSecretId = destination.outputs.DatabaseSecretOrdersDashauroraArn!;
+    await seedSecret(twin, clusterSecretId, { note: 'kept as it is' });
 
     const status = await statusOf(twin);
     twin.sfn.onEvent = progressPrinter(twin);
@@ -208,6 +244,18 @@ async function main() {
     say('`npx sls replication-status --config serverless.source.yml --stage dev`:');
     await status.source();
 
+    for (let run = 1; run <= 1; run++) {
+      say();
+      say(
+        `Aurora cluster replication ${run} of 1 (source 'replicate-clusters'; the destination's 'replicate-cluster' runs from the SNS message):`,
+      );
+      await twin.run('source', 'replicateClusters', { clusters: [CLUSTER] });
+      const bad = failed(twin);
+      if (bad.length) throw bad[0];
+      await clusterTable(twin, clusterSecretId);
+      await twin.clock.advance(24 * 3600 * 1000 - ((twin.clock.now() - clockStart) % (24 * 3600 * 1000)));
+    }
+
     const executions = [...twin.sfn.executions.values()];
     const lambdas = twin.lambda.invocations.length - status.invocations;
     say();
@@ -216,10 +264,10 @@ async function main() {
     for (const e of executions) byStatus.set(e.status, (byStatus.get(e.status) ?? 0) + 1);
     say(
       `  executions: ${executions.length} (${[...byStatus].map(([status, n]) => `${n} ${status}`).join(', ')}): ` +
-        'per replication a source run, its per-database child, a destination run; and the rollback',
+        'per replication a source run, its per-database (or per-cluster) child, a destination run; and the rollback',
     );
     say(
-      `  Lambda invocations: ${lambdas} for 3 replications and 1 rollback ` +
+      `  Lambda invocations: ${lambdas} for 4 replications (3 of the instance, 1 of the cluster) and 1 rollback ` +
         `(and ${status.invocations} by the status command, asking nameReplica where the secret points)`,
     );
     say(

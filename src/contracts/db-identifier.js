@@ -10,7 +10,7 @@
 
 const schema = require('./replication-message.schema.json');
 
-const rule = schema.properties.sourceDbInstanceIdentifier;
+const rule = schema.$defs.version1.properties.sourceDbInstanceIdentifier;
 const PATTERN = new RegExp(rule.pattern, 'u');
 
 /** `' Orders-DB '` -> `'orders-db'`. */

@@ -20,6 +20,7 @@ import { normaliseDbInstanceIdentifier } from './db-identifier';
 import schema from './replication-message.schema.json';
 import { parseDateTime } from './time';
 
+/** Version 1: one RDS DB instance. */
 export interface ReplicationMessage {
   version: 1;
   sourceAccountId: string;
@@ -36,6 +37,31 @@ export interface ReplicationMessage {
   optionGroupName?: string;
 }
 
+/** Version 2: a DB instance or an Aurora DB cluster, with its kind (clusters are published as version 2). */
+export interface ReplicationMessageV2 {
+  version: 2;
+  kind: 'instance' | 'cluster';
+  sourceAccountId: string;
+  sourceRegion: string;
+  /** The DB instance or DB cluster identifier, per kind. */
+  sourceDbIdentifier: string;
+  engine: string;
+  engineVersion: string;
+  /** ...:snapshot:<id> (kind instance) or ...:cluster-snapshot:<id> (kind cluster). */
+  sharedSnapshotArn: string;
+  snapshotCreateTime: string;
+  runId: string;
+}
+
+export type AnyReplicationMessage = ReplicationMessage | ReplicationMessageV2;
+
+/** What a message is about, whatever its version. */
+export function databaseOf(m: AnyReplicationMessage): { kind: 'instance' | 'cluster'; database: string } {
+  return m.version === 1
+    ? { kind: 'instance', database: m.sourceDbInstanceIdentifier }
+    : { kind: m.kind, database: m.sourceDbIdentifier };
+}
+
 export interface MessageExpectations {
   sourceAccountId: string;
   /** When set, the message's Region must match. */
@@ -48,13 +74,17 @@ export interface MessageExpectations {
   partition?: string;
   /** Source DB instance identifiers this deployment replicates (normalised to lower case, then compared exactly). */
   databases: readonly string[];
+  /** Source DB cluster identifiers this deployment replicates (version 2, kind cluster). */
+  clusters?: readonly string[];
 }
 
-export type ParseResult = { ok: true; message: ReplicationMessage } | { ok: false; reason: string };
+export type ParseResult = { ok: true; message: AnyReplicationMessage } | { ok: false; reason: string };
 
 /** Larger inputs are rejected before parsing (a valid message is well under 1 KiB). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
-export const MESSAGE_VERSION = schema.properties.version.const;
+/** The version the source publishes for DB instances, and every version the destination reads. */
+export const MESSAGE_VERSION = schema.$defs.version1.properties.version.const;
+export const CLUSTER_MESSAGE_VERSION = schema.$defs.version2.properties.version.const;
 
 interface PropertyRule {
   const?: unknown;
@@ -78,8 +108,11 @@ const regex = (pattern: unknown, where: string): RegExp => {
   return new RegExp(pattern, 'u');
 };
 
-function compileSchema(): { required: string[]; rules: Map<string, PropertyRule> } {
-  const s = schema as unknown as {
+function compileSchema(def: 'version1' | 'version2'): {
+  required: string[];
+  rules: Map<string, PropertyRule>;
+} {
+  const s = schema.$defs[def] as unknown as {
     type: string;
     additionalProperties: boolean;
     required: string[];
@@ -121,16 +154,33 @@ function compileSchema(): { required: string[]; rules: Map<string, PropertyRule>
   return { required: s.required, rules };
 }
 
-const { required: REQUIRED, rules: RULES } = compileSchema();
+const VERSIONS = new Map([
+  [MESSAGE_VERSION, compileSchema('version1')],
+  [CLUSTER_MESSAGE_VERSION, compileSchema('version2')],
+]);
 
-/** `arn:<partition>:rds:<region>:<account>:snapshot:<id>` (the schema has already checked the shape). */
-const SNAPSHOT_ARN = /^arn:([^:]+):rds:([^:]+):([^:]+):snapshot:(.+)$/;
+/** `arn:<partition>:rds:<region>:<account>:snapshot|cluster-snapshot:<id>` (the schema has already checked the shape). */
+const SNAPSHOT_ARN = /^arn:([^:]+):rds:([^:]+):([^:]+):(snapshot|cluster-snapshot):(.+)$/;
 
-export function parseSnapshotArn(
-  arn: string,
-): { partition: string; region: string; accountId: string; snapshotId: string } | undefined {
+export function parseSnapshotArn(arn: string):
+  | {
+      partition: string;
+      region: string;
+      accountId: string;
+      snapshotId: string;
+      type: 'snapshot' | 'cluster-snapshot';
+    }
+  | undefined {
   const m = SNAPSHOT_ARN.exec(arn);
-  return m ? { partition: m[1]!, region: m[2]!, accountId: m[3]!, snapshotId: m[4]! } : undefined;
+  return m
+    ? {
+        partition: m[1]!,
+        region: m[2]!,
+        accountId: m[3]!,
+        type: m[4] as 'snapshot' | 'cluster-snapshot',
+        snapshotId: m[5]!,
+      }
+    : undefined;
 }
 
 /**
@@ -167,25 +217,29 @@ export function parseReplicationMessage(raw: string | unknown, expect: MessageEx
   }
   const obj = value as Record<string, unknown>;
 
-  // --- what the schema says
+  // --- what the schema says (the version picks the closed object of $defs)
+  const compiled = VERSIONS.get(obj.version as number);
+  if (!compiled) {
+    return fail(
+      `field 'version' is ${quote(obj.version)}, this destination understands versions ${[...VERSIONS.keys()].join(' and ')}`,
+    );
+  }
+  const { required: REQUIRED, rules: RULES } = compiled;
+  const version = obj.version as number;
   for (const key of Object.keys(obj)) {
-    if (!RULES.has(key))
-      return fail(`unknown field ${quote(key)} (version ${MESSAGE_VERSION} has no such field)`);
+    if (!RULES.has(key)) return fail(`unknown field ${quote(key)} (version ${version} has no such field)`);
   }
   for (const key of REQUIRED) {
     if (!Object.hasOwn(obj, key)) return fail(`missing field '${key}'`);
-  }
-  if (obj.version !== MESSAGE_VERSION) {
-    return fail(
-      `field 'version' is ${quote(obj.version)}, this destination understands only version ${MESSAGE_VERSION}`,
-    );
   }
   for (const [key, rule] of RULES) {
     if (!Object.hasOwn(obj, key)) continue;
     const problem = checkProperty(obj[key], rule);
     if (problem) return fail(`field '${key}' ${problem}`);
   }
-  const message = obj as unknown as ReplicationMessage;
+  const message = obj as unknown as AnyReplicationMessage;
+  const { kind, database } = databaseOf(message);
+  const databaseField = message.version === 1 ? 'sourceDbInstanceIdentifier' : 'sourceDbIdentifier';
 
   // --- what only this deployment knows
   if (message.sourceAccountId !== expect.sourceAccountId) {
@@ -216,13 +270,25 @@ export function parseReplicationMessage(raw: string | unknown, expect: MessageEx
       `field 'sharedSnapshotArn' is in Region ${arn.region}, not in the source Region ${message.sourceRegion}`,
     );
   }
+  const arnType = kind === 'cluster' ? 'cluster-snapshot' : 'snapshot';
+  if (arn.type !== arnType) {
+    return fail(
+      `field 'sharedSnapshotArn' is a ${arn.type} ARN, but the message is about a DB ${kind} (expected ...:${arnType}:<id>)`,
+    );
+  }
+  if (message.version === 2 && kind === 'instance') {
+    // Inferred scope: the source publishes DB instances as version 1; a version 2 instance message
+    // would need the instance state machine to read sourceDbIdentifier.
+    return fail(
+      "field 'kind' is 'instance': this destination reads DB instance messages as version 1 (version 2 is for kind 'cluster')",
+    );
+  }
   // Both sides hold identifiers as RDS stores them (db-identifier.js): compared exactly, as the
   // state machine's StringEquals does.
-  if (
-    !expect.databases.some((d) => normaliseDbInstanceIdentifier(d) === message.sourceDbInstanceIdentifier)
-  ) {
+  const configured = kind === 'cluster' ? (expect.clusters ?? []) : expect.databases;
+  if (!configured.some((d) => normaliseDbInstanceIdentifier(d) === database)) {
     return fail(
-      `field 'sourceDbInstanceIdentifier' is ${quote(message.sourceDbInstanceIdentifier)}, not one of the configured databases [${expect.databases.join(', ')}]`,
+      `field '${databaseField}' is ${quote(database)}, not one of the configured ${kind === 'cluster' ? 'clusters' : 'databases'} [${configured.join(', ')}]`,
     );
   }
   return { ok: true, message };

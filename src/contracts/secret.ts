@@ -13,6 +13,8 @@ import contract from './contract.json';
 
 export const REQUIRED_KEYS: readonly string[] = contract.secret.requiredKeys;
 export const ENDPOINT_KEYS: readonly string[] = contract.secret.endpointKeys;
+/** What a DB cluster's replication rewrites: `host` is the cluster (writer) endpoint. */
+export const CLUSTER_ENDPOINT_KEYS: readonly string[] = contract.secret.clusterEndpointKeys;
 
 export type SecretObject = Record<string, unknown>;
 
@@ -45,9 +47,11 @@ export function checkSecret(secretId: string, secretString: string | undefined):
       throw new InvalidSecret(`secret ${secretId} key '${key}' must be a non-empty string ${HINT}`);
     }
   }
-  const live = secret.dbInstanceIdentifier;
-  if (live !== undefined && live !== null && typeof live !== 'string') {
-    throw new InvalidSecret(`secret ${secretId} key 'dbInstanceIdentifier' must be a string ${HINT}`);
+  for (const key of ['dbInstanceIdentifier', 'dbClusterIdentifier']) {
+    const live = secret[key];
+    if (live !== undefined && live !== null && typeof live !== 'string') {
+      throw new InvalidSecret(`secret ${secretId} key '${key}' must be a string ${HINT}`);
+    }
   }
   return secret;
 }
@@ -56,6 +60,19 @@ export function checkSecret(secretId: string, secretString: string | undefined):
 export function liveDbInstanceIdentifier(secret: SecretObject): string | null {
   const live = secret.dbInstanceIdentifier;
   return typeof live === 'string' && live !== '' ? live : null;
+}
+
+/** The DB cluster the secret points at today, or null. */
+export function liveDbClusterIdentifier(secret: SecretObject): string | null {
+  const live = secret.dbClusterIdentifier;
+  return typeof live === 'string' && live !== '' ? live : null;
+}
+
+export interface ClusterEndpoint {
+  host: string;
+  port: number;
+  dbClusterIdentifier: string;
+  engine: string;
 }
 
 export interface Endpoint {
@@ -79,15 +96,19 @@ export interface MergeResult {
  */
 export function mergeEndpoint(
   secretString: string,
-  endpoint: Endpoint,
+  endpoint: Endpoint | ClusterEndpoint,
   secretId = 'the secret',
 ): MergeResult {
   const current = checkObject(secretId, secretString);
-  const previous = liveDbInstanceIdentifier(current);
+  const cluster = 'dbClusterIdentifier' in endpoint;
+  const previous = cluster ? liveDbClusterIdentifier(current) : liveDbInstanceIdentifier(current);
+  const ENDPOINT_KEYS = cluster ? CLUSTER_ENDPOINT_KEYS : contract.secret.endpointKeys;
   const values: Record<string, unknown> = {
     host: endpoint.host,
     port: typeof current.port === 'string' ? String(endpoint.port) : endpoint.port,
-    dbInstanceIdentifier: endpoint.dbInstanceIdentifier,
+    ...(cluster
+      ? { dbClusterIdentifier: endpoint.dbClusterIdentifier }
+      : { dbInstanceIdentifier: endpoint.dbInstanceIdentifier }),
     engine: endpoint.engine,
   };
   const members = scanTopLevel(secretString);

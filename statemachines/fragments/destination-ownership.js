@@ -71,4 +71,9 @@ module.exports = {
   copy: (ctx) => branch(ctx, 'Copy'),
   existingInstance: (ctx) => branch(ctx, 'Existing Instance'),
   abandonedReplica: (ctx) => branch(ctx, 'Abandoned Replica'),
+  // statemachines/destination-replicate-cluster.asl.yml
+  clusterCopy: (ctx) => branch(ctx, 'Cluster Snapshot Copy'),
+  existingCluster: (ctx) => branch(ctx, 'Existing Cluster'),
+  existingWriter: (ctx) => branch(ctx, 'Existing Writer'),
+  abandonedCluster: (ctx) => branch(ctx, 'Abandoned Cluster'),
 };

@@ -38,12 +38,27 @@ function anyOf(variable, statuses) {
   return statuses.map((status) => ({ Variable: variable, StringEquals: status }));
 }
 
-async function lookupBranch(ctx, field) {
+async function lookupBranch(ctx, field, kind = 'instance') {
   const s = await settings(ctx);
+  const secrets = kind === 'cluster' ? s.clusterSecrets : s.secrets;
+  const configured = kind === 'cluster' ? s.clusters.join(',') || '(none)' : s.databasesCsv;
+  const parameter = kind === 'cluster' ? 'clusters' : 'databases';
+  if (secrets.length === 0) {
+    return {
+      StartAt: 'Refuse An Unconfigured Database',
+      States: {
+        'Refuse An Unconfigured Database': {
+          Type: 'Fail',
+          Error: 'InvalidInput',
+          Cause: `field '${field}' names a database this deployment does not replicate (no ${parameter} configured); add it to the ${parameter} parameter and redeploy`,
+        },
+      },
+    };
+  }
   const states = {
     'Is It A Configured Database?': {
       Type: 'Choice',
-      Choices: s.secrets.map(({ database }) => ({
+      Choices: secrets.map(({ database }) => ({
         Variable: '$.database',
         StringEquals: database,
         Next: `Settings Of ${database}`,
@@ -55,10 +70,10 @@ async function lookupBranch(ctx, field) {
       Error: 'InvalidInput',
       Cause:
         `field '${field}' names a database this deployment does not replicate ` +
-        `(configured: ${s.databasesCsv}); add it to the databases parameter and redeploy, or fix the input`,
+        `(configured: ${configured}); add it to the ${parameter} parameter and redeploy, or fix the input`,
     },
   };
-  for (const secret of s.secrets) {
+  for (const secret of secrets) {
     states[`Settings Of ${secret.database}`] = {
       Type: 'Pass',
       Result: { secretId: secret.ref, deletionProtection: s.deletionProtection },
@@ -74,6 +89,79 @@ module.exports = {
 
   lookupBranchForMessage: (ctx) => lookupBranch(ctx, 'sourceDbInstanceIdentifier'),
   lookupBranchForRollback: (ctx) => lookupBranch(ctx, 'database'),
+  lookupBranchForCluster: (ctx) => lookupBranch(ctx, 'sourceDbIdentifier', 'cluster'),
+  lookupBranchForClusterRollback: (ctx) => lookupBranch(ctx, 'database', 'cluster'),
+
+  // Terminal DB cluster statuses (RDS user guide, "Viewing an Amazon Aurora DB cluster"; `deleting` ours).
+  failedClusterStatuses: async () =>
+    anyOf('$.observed.status', [
+      'failed',
+      'incompatible-restore',
+      'incompatible-parameters',
+      'incompatible-network',
+      'inaccessible-encryption-credentials',
+      'inaccessible-encryption-credentials-recoverable',
+      'deleting',
+    ]),
+
+  // Parameters of "Restore The Cluster" (restoreDBClusterFromSnapshot): the configured settings, this
+  // deployment's replica tags, unprotected until it is available (as for instances).
+  async clusterRestoreParameters(ctx) {
+    const s = await settings(ctx);
+    const t = contract.tagKeys;
+    return {
+      'DbClusterIdentifier.$': '$.names.dbClusterIdentifier',
+      'SnapshotIdentifier.$': '$.copy.dbClusterSnapshotIdentifier',
+      'Engine.$': '$.message.engine',
+      DbSubnetGroupName: s.dbSubnetGroupName,
+      VpcSecurityGroupIds: s.vpcSecurityGroupIds,
+      ...(s.dbClusterParameterGroupName
+        ? { DbClusterParameterGroupName: s.dbClusterParameterGroupName }
+        : {}),
+      ...(s.serverlessV2MinCapacity !== undefined
+        ? {
+            ServerlessV2ScalingConfiguration: {
+              MinCapacity: s.serverlessV2MinCapacity,
+              MaxCapacity: s.serverlessV2MaxCapacity,
+            },
+          }
+        : {}),
+      DeletionProtection: false,
+      CopyTagsToSnapshot: true,
+      Tags: [
+        { Key: t.managedBy, Value: s.deploymentId },
+        { Key: t.kind, Value: contract.kinds.replica },
+        { Key: t.sourceDatabase, 'Value.$': '$.database' },
+        { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
+        { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
+        { Key: t.runId, 'Value.$': '$.message.runId' },
+      ],
+    };
+  },
+
+  // Parameters of "Create The Writer" (createDBInstance in the restored cluster, same name).
+  async writerParameters(ctx) {
+    const s = await settings(ctx);
+    const t = contract.tagKeys;
+    return {
+      'DbInstanceIdentifier.$': '$.restored.dbClusterIdentifier',
+      'DbClusterIdentifier.$': '$.restored.dbClusterIdentifier',
+      'Engine.$': '$.message.engine',
+      DbInstanceClass: s.clusterInstanceClass,
+      ...(s.clusterInstanceParameterGroupName
+        ? { DbParameterGroupName: s.clusterInstanceParameterGroupName }
+        : {}),
+      PubliclyAccessible: s.publiclyAccessible,
+      Tags: [
+        { Key: t.managedBy, Value: s.deploymentId },
+        { Key: t.kind, Value: contract.kinds.replica },
+        { Key: t.sourceDatabase, 'Value.$': '$.database' },
+        { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
+        { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
+        { Key: t.runId, 'Value.$': '$.message.runId' },
+      ],
+    };
+  },
 
   failedSnapshotStatuses: async () => anyOf('$.observed.status', FAILED_SNAPSHOT_STATUSES),
   failedInstanceStatuses: async () => anyOf('$.observed.status', FAILED_INSTANCE_STATUSES),

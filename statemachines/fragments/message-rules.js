@@ -39,14 +39,33 @@ const schema = require('../../src/contracts/replication-message.schema.json');
 const contract = require('../../src/contracts/contract.json');
 
 // Patterns whose meaning depends on the deployment: translated with the configured values.
-const SNAPSHOT_ARN_PREFIX = '^arn:(aws|aws-cn|aws-us-gov):rds:[a-z0-9-]+:[0-9]{12}:snapshot:[a-z]';
+const SNAPSHOT_ARN_PREFIXES = [
+  '^arn:(aws|aws-cn|aws-us-gov):rds:[a-z0-9-]+:[0-9]{12}:snapshot:[a-z]',
+  // version 2: the resource type follows the kind; each state machine pins its own (see VARIANTS)
+  '^arn:(aws|aws-cn|aws-us-gov):rds:[a-z0-9-]+:[0-9]{12}:(snapshot|cluster-snapshot):[a-z]',
+];
 // The deployment's own partition, resolved by CloudFormation (the definition is an Fn::Sub): a
 // snapshot is only ever shared within one partition. The trigger checks the same (its topic ARN's
 // partition, src/contracts/message.ts).
 const PARTITIONS = ['#{AWS::Partition}'];
-const CONFIGURED = new Set(['sourceAccountId', 'sourceRegion', 'sourceDbInstanceIdentifier']);
+const CONFIGURED = new Set([
+  'sourceAccountId',
+  'sourceRegion',
+  'sourceDbInstanceIdentifier',
+  'sourceDbIdentifier',
+  'kind',
+]);
+
 // Unknown fields are counted per combination of optional fields present (2^n rules): keep n small.
 const MAX_OPTIONAL_FIELDS = 3;
+
+// Which version each destination state machine reads ($defs of the schema), the kind it pins and
+// the ARN resource type of its snapshots. `replicate` reads version 1 (DB instances);
+// `replicate-cluster` reads version 2 with kind cluster.
+const VARIANTS = {
+  instance: { def: 'version1', database: 'sourceDbInstanceIdentifier', arnType: 'snapshot' },
+  cluster: { def: 'version2', database: 'sourceDbIdentifier', arnType: 'cluster-snapshot', kind: 'cluster' },
+};
 
 /** `a-z0-9._-` -> ['a', ..., 'z', '0', ..., '9', '.', '_', '-']. */
 function expand(set) {
@@ -76,7 +95,7 @@ const FORMS = [
 function translate(field, pattern, negated) {
   if (negated) {
     if (/^[A-Za-z0-9:._-]+$/.test(pattern)) return { kind: 'forbidden', text: pattern };
-  } else if (pattern === SNAPSHOT_ARN_PREFIX) {
+  } else if (SNAPSHOT_ARN_PREFIXES.includes(pattern)) {
     return { kind: 'snapshotArnPrefix' };
   } else {
     for (const [form, check] of FORMS) {
@@ -90,22 +109,23 @@ function translate(field, pattern, negated) {
 }
 
 /** Everything the generator needs per field, read from the schema. */
-function fieldsOf() {
-  if (schema.type !== 'object' || schema.additionalProperties !== false) {
+function fieldsOf(def = 'version1') {
+  const version = schema.$defs[def];
+  if (version?.type !== 'object' || version.additionalProperties !== false) {
     throw new Error('message-rules.js expects a closed object schema');
   }
-  const names = Object.keys(schema.properties);
-  if (schema.required.some((n) => !names.includes(n))) {
+  const names = Object.keys(version.properties);
+  if (version.required.some((n) => !names.includes(n))) {
     throw new Error('message-rules.js: a required field of the message has no property');
   }
-  const optional = names.filter((n) => !schema.required.includes(n));
+  const optional = names.filter((n) => !version.required.includes(n));
   if (optional.length > MAX_OPTIONAL_FIELDS) {
     throw new Error(
       `message-rules.js counts unknown fields for at most ${MAX_OPTIONAL_FIELDS} optional fields`,
     );
   }
   return names.map((name) => {
-    const p = schema.properties[name];
+    const p = version.properties[name];
     // the keywords the trigger's parser reads too (src/contracts/message.ts)
     const known = new Set(contract.messageSchemaKeywords);
     for (const k of Object.keys(p)) {
@@ -158,13 +178,16 @@ function leapYearPatterns() {
   return patterns;
 }
 
-async function validationBranch(ctx) {
+async function branchFor(ctx, variant) {
   const s = await settings(ctx);
-  const fields = fieldsOf();
+  const { def, database, arnType } = VARIANTS[variant];
+  const fields = fieldsOf(def);
+  const versionNumber = schema.$defs[def].properties.version.const;
   const configured = {
     sourceAccountId: [s.sourceAccountId],
     sourceRegion: [s.sourceRegion],
-    sourceDbInstanceIdentifier: s.databases,
+    [database]: variant === 'cluster' ? s.clusters : s.databases,
+    ...(VARIANTS[variant].kind ? { kind: [VARIANTS[variant].kind] } : {}),
   };
   for (const [name, values] of Object.entries(configured)) {
     const field = fields.find((f) => f.name === name);
@@ -182,6 +205,8 @@ async function validationBranch(ctx) {
     sourceAccountId: `the configured source account '${s.sourceAccountId}' (parameter sourceAccountId)`,
     sourceRegion: `the configured source Region '${s.sourceRegion}' (parameter sourceRegion)`,
     sourceDbInstanceIdentifier: `a database this deployment replicates, in lower case (configured: ${s.databasesCsv}; parameter databases)`,
+    sourceDbIdentifier: `a DB cluster this deployment replicates, in lower case (configured: ${s.clusters.join(',')}; parameter clusters)`,
+    kind: `'${VARIANTS[variant].kind}' (this state machine replicates ${variant === 'cluster' ? 'DB clusters' : 'DB instances'})`,
   };
 
   // 1. Presence and types: nothing below may apply an intrinsic function to a missing field or a non-string.
@@ -244,19 +269,24 @@ async function validationBranch(ctx) {
   }
   // an optional field's rules go to a Choice of its own (step 4), its measurements under $.measured_<name>
   const optionalRules = Object.fromEntries(optional.map((f) => [f.name, []]));
-  const arnPrefixes = PARTITIONS.map((p) => `arn:${p}:rds:${s.sourceRegion}:${s.sourceAccountId}:snapshot:`);
+  const arnPrefixes = PARTITIONS.map(
+    (p) => `arn:${p}:rds:${s.sourceRegion}:${s.sourceAccountId}:${arnType}:`,
+  );
   for (const f of fields) {
     const v = `$.message.${f.name}`;
     const next = reject(f.name);
     const out = f.optional ? optionalRules[f.name] : rules;
     const measured = f.optional ? `$.measured_${f.name}` : '$';
-    if (configured[f.name]) {
+    if (configured[f.name]?.length === 0) {
+      // nothing configured (a deployment without DB clusters): every message is refused
+      out.push({ Variable: v, IsPresent: true, Next: next });
+    } else if (configured[f.name]) {
       out.push({
         Not: anyOf(configured[f.name].map((x) => ({ Variable: v, StringEquals: x }))),
         Next: next,
       });
     }
-    if (f.enum) {
+    if (f.enum && !configured[f.name]) {
       out.push({ Not: anyOf(f.enum.map((x) => ({ Variable: v, StringEquals: x }))), Next: next });
     }
     for (const c of f.checks) {
@@ -359,15 +389,18 @@ async function validationBranch(ctx) {
     states[reject(f.name)] = {
       Type: 'Fail',
       Error: 'InvalidInput',
-      Cause: `field '${f.name}' is ${f.optional ? '' : 'missing or '}not ${causes[f.name] ?? f.description} (replication message version ${schema.properties.version.const}, src/contracts/replication-message.schema.json)`,
+      Cause: `field '${f.name}' is ${f.optional ? '' : 'missing or '}not ${causes[f.name] ?? f.description} (replication message version ${versionNumber}, src/contracts/replication-message.schema.json)`,
     };
   }
   states['Reject Unknown Fields'] = {
     Type: 'Fail',
     Error: 'InvalidInput',
-    Cause: `the message has fields that version ${schema.properties.version.const} does not define (allowed: ${fields.map((f) => f.name).join(', ')})`,
+    Cause: `the message has fields that version ${versionNumber} does not define (allowed: ${fields.map((f) => f.name).join(', ')})`,
   };
   return { StartAt: 'Are The Fields There With The Right Types?', States: states };
 }
 
-module.exports = { validationBranch, fieldsOf, translate };
+const validationBranch = (ctx) => branchFor(ctx, 'instance');
+const clusterValidationBranch = (ctx) => branchFor(ctx, 'cluster');
+
+module.exports = { validationBranch, clusterValidationBranch, fieldsOf, translate, VARIANTS };

@@ -29,7 +29,20 @@ const { join } = require('node:path');
 const QUOTA_NAME = 'ManualSnapshots';
 const ERROR = 'SnapshotQuotaWouldBeExceeded';
 
-function branch(retry) {
+// DB cluster snapshots have a quota of their own; its name in DescribeAccountAttributes is inferred
+// (ManualClusterSnapshots, as the RDS quotas list them). A name the account does not report leaves the
+// run unchecked, as above.
+const KINDS = {
+  instance: { quota: QUOTA_NAME, what: 'manual DB snapshot', serviceQuota: 'Manual DB instance snapshots' },
+  cluster: {
+    quota: 'ManualClusterSnapshots',
+    what: 'manual DB cluster snapshot',
+    serviceQuota: 'Manual DB cluster snapshots',
+  },
+};
+
+function branch(retry, kind = 'instance') {
+  const { quota, what, serviceQuota } = KINDS[kind];
   return {
     StartAt: 'Read The Manual Snapshot Quota',
     States: {
@@ -38,8 +51,8 @@ function branch(retry) {
         Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:states:::aws-sdk:rds:describeAccountAttributes' },
         Parameters: {},
         ResultSelector: {
-          'used.$': `$.AccountQuotas[?(@.AccountQuotaName == '${QUOTA_NAME}')].Used`,
-          'max.$': `$.AccountQuotas[?(@.AccountQuotaName == '${QUOTA_NAME}')].Max`,
+          'used.$': `$.AccountQuotas[?(@.AccountQuotaName == '${quota}')].Used`,
+          'max.$': `$.AccountQuotas[?(@.AccountQuotaName == '${quota}')].Max`,
         },
         ResultPath: '$.quota',
         Retry: retry,
@@ -80,10 +93,10 @@ function branch(retry) {
         Type: 'Pass',
         Parameters: {
           'cause.$':
-            "States.Format('the manual DB snapshot quota of account #{AWS::AccountId} in #{AWS::Region} " +
-            `(RDS quota ${QUOTA_NAME}) would be exceeded: {} of {} used, and this run needs {} more ({}); ` +
+            `States.Format('the ${what} quota of account #{AWS::AccountId} in #{AWS::Region} ` +
+            `(RDS quota ${quota}) would be exceeded: {} of {} used, and this run needs {} more ({}); ` +
             'nothing was created. Delete manual snapshots that are no longer needed, or request a quota ' +
-            "increase in Service Quotas (Amazon RDS, Manual DB instance snapshots), then run again', " +
+            `increase in Service Quotas (Amazon RDS, ${serviceQuota}), then run again', ` +
             '$.used, $.max, $.needed, $.need)',
         },
         Next: 'Stop Before The Quota Is Exceeded',
@@ -106,6 +119,12 @@ module.exports = {
     const yaml = require('yaml');
     const retries = yaml.parse(readFileSync(join(__dirname, 'destination-retry.yml'), 'utf8'));
     return branch(retries.rds);
+  },
+  sourceClusterBranch: async () => branch(require('./source-retry.js').rds, 'cluster'),
+  destinationClusterBranch: async () => {
+    const yaml = require('yaml');
+    const retries = yaml.parse(readFileSync(join(__dirname, 'destination-retry.yml'), 'utf8'));
+    return branch(retries.rds, 'cluster');
   },
   destinationNeed: async (ctx) => ((await finalSnapshotOnDelete(ctx)) ? 2 : 1),
   destinationNeedText: async (ctx) =>

@@ -16,7 +16,7 @@ const contract = require('../../src/contracts/contract.json');
 
 const ERROR = 'SnapshotNotCreatedByThisRun';
 
-async function branch(ctx, noun) {
+async function branch(ctx, noun, cluster = false) {
   // State names are unique across a whole definition, branches included: each use names its noun.
   const n = (name) => `${name} (${noun})`;
   const deploymentId = `${await ctx.resolveVariable('self:service')}-${await ctx.resolveVariable('sls:stage')}`;
@@ -26,9 +26,13 @@ async function branch(ctx, noun) {
     States: {
       [n('Describe The Existing Snapshot')]: {
         Type: 'Task',
-        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:states:::aws-sdk:rds:describeDBSnapshots' },
-        Parameters: { 'DbSnapshotIdentifier.$': '$.snapshotId' },
-        ResultSelector: { 'snapshot.$': '$.DbSnapshots[0]' },
+        Resource: {
+          'Fn::Sub': `arn:\${AWS::Partition}:states:::aws-sdk:rds:${cluster ? 'describeDBClusterSnapshots' : 'describeDBSnapshots'}`,
+        },
+        Parameters: cluster
+          ? { 'DbClusterSnapshotIdentifier.$': '$.snapshotId' }
+          : { 'DbSnapshotIdentifier.$': '$.snapshotId' },
+        ResultSelector: { 'snapshot.$': cluster ? '$.DbClusterSnapshots[0]' : '$.DbSnapshots[0]' },
         ResultPath: '$.existing',
         Retry: require('./source-retry.js').rds,
         Next: n('Has It Tags?'),
@@ -100,4 +104,7 @@ module.exports = {
   ERROR,
   intermediateBranch: (ctx) => branch(ctx, 'source snapshot'),
   sharedBranch: (ctx) => branch(ctx, 'shared copy'),
+  // the same for DB cluster snapshots (statemachines/source-snapshot-cluster.asl.yml)
+  clusterIntermediateBranch: (ctx) => branch(ctx, 'source cluster snapshot', true),
+  clusterSharedBranch: (ctx) => branch(ctx, 'shared cluster copy', true),
 };

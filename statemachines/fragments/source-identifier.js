@@ -28,6 +28,16 @@ const patterns = [
 
 module.exports = {
   patterns,
+  // "Is It A Configured Cluster?" of statemachines/source-replicate-clusters.asl.yml: one rule per
+  // configured cluster (exact, as RDS stores identifiers); with none configured, a rule that never matches.
+  async configuredClusterRules(ctx) {
+    const { clusters } = await require('../../config/source-params.js').all(ctx);
+    if (clusters.length === 0) {
+      // never matches (the entry is there): every entry is refused, and the state stays reachable
+      return [{ Not: { Variable: VARIABLE, IsPresent: true }, Next: 'Accept The Cluster' }];
+    }
+    return clusters.map((c) => ({ Variable: VARIABLE, StringEquals: c, Next: 'Accept The Cluster' }));
+  },
   malformed: [
     { Variable: VARIABLE, StringEquals: '' },
     ...patterns.map((pattern) => ({ Variable: VARIABLE, StringMatches: pattern })),

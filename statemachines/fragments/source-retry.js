@@ -43,6 +43,12 @@ module.exports = {
   /** deleteDBSnapshot: a snapshot still being created or copied cannot be deleted yet. */
   rdsSnapshotBusy: [backoff(['Rds.InvalidDbSnapshotStateException'], 30, 4, 300), rdsTransient],
 
+  /** createDBClusterSnapshot: the cluster is busy (backing up, modifying). */
+  rdsClusterBusy: [backoff(['Rds.InvalidDbClusterStateException'], 60, 5, 900), rdsTransient],
+
+  /** deleteDBClusterSnapshot: a cluster snapshot still being created or copied cannot be deleted yet. */
+  rdsClusterSnapshotBusy: [backoff(['Rds.InvalidDbClusterSnapshotStateException'], 30, 4, 300), rdsTransient],
+
   /** Optimised DynamoDB integration (arn:aws:states:::dynamodb:*): Java SDK v1 class names. */
   dynamodb: [
     backoff(

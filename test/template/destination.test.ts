@@ -33,6 +33,10 @@ const EVERYTHING = {
   finalSnapshotOnDelete: 'true',
   notificationEmail: 'dba-oncall@example.com',
   secretKmsKeyArns: 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
+  clusters: 'orders-aurora',
+  dbClusterParameterGroupName: 'replica-aurora-postgresql16',
+  serverlessV2MinCapacity: '0.5',
+  serverlessV2MaxCapacity: '4',
 };
 
 type Json = Record<string, unknown>;
@@ -266,25 +270,27 @@ describe('destination service, dev stage (no parameters given)', () => {
     const iam = statements(t).filter(
       (l) => l.kind === 'identity' && actionsOf(l.statement).some((a) => a.startsWith('iam:')),
     );
+    const linkedRole = {
+      Sid: 'LetRdsCreateItsServiceLinkedRole',
+      Effect: 'Allow',
+      Action: 'iam:CreateServiceLinkedRole',
+      Resource: {
+        'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
+      },
+      Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
+    };
+    // The two roles that restore: replicate (instances) and replicate-cluster (Aurora DB clusters).
     expect(iam.map((l) => [l.roles, l.statement])).toEqual([
-      [
-        ['ReplicateRole'],
-        {
-          Sid: 'LetRdsCreateItsServiceLinkedRole',
-          Effect: 'Allow',
-          Action: 'iam:CreateServiceLinkedRole',
-          Resource: {
-            'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
-          },
-          Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
-        },
-      ],
+      [['ReplicateRole'], linkedRole],
+      [['ReplicateClusterRole'], linkedRole],
     ]);
   });
 
   test.each([
     ['ReplicateRole', 'replicate'],
     ['RollbackRole', 'rollback'],
+    ['ReplicateClusterRole', 'replicate-cluster'],
+    ['RollbackClusterRole', 'rollback-cluster'],
   ])('%s may be assumed only by its own state machine (confused deputy)', (roleId, machine) => {
     const trust = statements(t).filter((l) => l.kind === 'trust' && l.resource === roleId);
     expect(trust.map((l) => l.statement.Condition)).toEqual([
@@ -297,9 +303,11 @@ describe('destination service, dev stage (no parameters given)', () => {
         },
       },
     ]);
-    expect(
-      props(t, `${machine === 'replicate' ? 'Replicate' : 'Rollback'}StateMachine`).StateMachineName,
-    ).toBe(`${DEPLOYMENT}-${machine}`);
+    const id = machine
+      .split('-')
+      .map((w) => w[0]!.toUpperCase() + w.slice(1))
+      .join('');
+    expect(props(t, `${id}StateMachine`).StateMachineName).toBe(`${DEPLOYMENT}-${machine}`);
   });
 
   test('encrypts the operations topic with a key of its own that CloudWatch alarms may use', () => {
@@ -447,12 +455,13 @@ describe('destination service with every optional parameter set', () => {
     t = (await packageService('destination', 'dev', EVERYTHING)).template;
   });
 
-  test('creates no secret for a database whose secret ARN is given, and one for the other', () => {
+  test('creates no secret for a database whose secret ARN is given, and one for the other (and for the cluster)', () => {
     const names = resourcesOfType(t, 'AWS::SecretsManager::Secret').map(([, r]) =>
       JSON.stringify((r.Properties as Json).Name),
     );
-    expect(names).toHaveLength(1);
+    expect(names).toHaveLength(2);
     expect(names[0]).toContain('"rds-replica/dev/billing-db-"');
+    expect(names[1]).toContain('"rds-replica/dev/orders-aurora-"');
     const lambdaSecretResources = allows(
       roleStatements(t, 'MergeSecretRole'),
       'secretsmanager:PutSecretValue',

@@ -40,9 +40,11 @@ function states(t: CfnTemplate, only?: string): Record<string, State> {
 const PREFLIGHT = 'Check The Manual Snapshot Quota';
 
 /** The statements granting rds:DescribeAccountAttributes, as [actions, resources]. */
+/** The quota statements of the instance machines' roles (the cluster roles have the same one, issue 13). */
 function quotaStatements(t: CfnTemplate, side: 'source' | 'destination') {
   return extract(t, side)
     .located.filter((l) => asArray(l.statement.Action).includes('rds:DescribeAccountAttributes'))
+    .filter((l) => !l.roles.some((r) => /Cluster/.test(r)))
     .map((l) => [asArray(l.statement.Action), l.statement.Resource]);
 }
 

@@ -84,11 +84,20 @@ function parseDefinition(sm: Json): Json {
  * The states of both machines (`replicate` and its per-database child `replicate-database`) as
  * one definition: state names are unique across them.
  */
-function definition(template: CfnTemplate): Json {
+const INSTANCE_MACHINES = ['ReplicateDatabaseStateMachine', 'StateMachine'];
+/** The Aurora DB cluster machines (`replicate-clusters`, `snapshot-cluster`), whose state names repeat those of the instance machines. */
+const CLUSTER_MACHINES = ['ReplicateClustersStateMachine', 'SnapshotClusterStateMachine'];
+
+/** With `all`, the cluster machines too, their state names prefixed with the machine's id. */
+function definition(template: CfnTemplate, all = false): Json {
   const machines = resourcesOfType(template, 'AWS::StepFunctions::StateMachine');
-  expect(machines.map(([id]) => id).sort()).toEqual(['ReplicateDatabaseStateMachine', 'StateMachine']);
+  expect(machines.map(([id]) => id).sort()).toEqual([...INSTANCE_MACHINES, ...CLUSTER_MACHINES].sort());
   const States: Json = {};
-  for (const [, sm] of machines) Object.assign(States, parseDefinition(sm as Json).States as Json);
+  for (const [id, sm] of machines) {
+    const states = parseDefinition(sm as Json).States as Json;
+    if (INSTANCE_MACHINES.includes(id)) Object.assign(States, states);
+    else if (all) for (const [name, state] of Object.entries(states)) States[`${id}: ${name}`] = state;
+  }
   return { States };
 }
 
@@ -125,10 +134,13 @@ beforeAll(async () => {
 });
 
 describe('schedule', () => {
+  // One rule starts `replicate`, one `replicate-clusters`: both follow scheduleEnabled.
   const ruleState = (p: PackagedService) => {
     const rules = resourcesOfType(p.template, 'AWS::Events::Rule');
-    expect(rules).toHaveLength(1);
-    return (rules[0]![1].Properties as Json).State;
+    expect(rules).toHaveLength(2);
+    const states = rules.map(([, r]) => (r.Properties as Json).State);
+    expect(states[1]).toBe(states[0]);
+    return states[0];
   };
 
   it('is DISABLED by default', () => {
@@ -209,7 +221,7 @@ describe('IAM', () => {
       for (const resource of asArray(statement.Resource).map(render)) {
         // Reading spans the account; writing to snapshots only those named after this deployment.
         expect(resource).toMatch(
-          /^arn:aws:rds:<region>:<account>:(db:\*|snapshot:\*|snapshot:rds-replica-source-dev-\*)$/,
+          /^arn:aws:rds:<region>:<account>:(db:\*|snapshot:\*|snapshot:rds-replica-source-dev-\*|cluster:\*|cluster-snapshot:\*|cluster-snapshot:rr[0-9a-f]{6}-cs-\*)$/,
         );
       }
     }
@@ -351,7 +363,7 @@ describe('the replication topic', () => {
       }
       expect(Object.fromEntries(byAction)).toEqual({
         'sns:Subscribe': accounts.map((a) => `arn:aws:iam::${a}:root`).sort(),
-        'sns:Publish': ['StateMachineRole.Arn'],
+        'sns:Publish': ['ClusterStateMachineRole.Arn', 'StateMachineRole.Arn'],
       });
     }
   });
@@ -373,7 +385,12 @@ describe('the replication topic', () => {
     const deny = statements(dev.template).find((s) => s.kind === 'topic' && s.statement.Effect === 'Deny');
     expect(deny?.statement.Action).toBe('sns:Publish');
     expect(deny?.statement.Condition).toEqual({
-      ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': ['StateMachineRole', 'Arn'] } },
+      ArnNotEquals: {
+        'aws:PrincipalArn': [
+          { 'Fn::GetAtt': ['StateMachineRole', 'Arn'] },
+          { 'Fn::GetAtt': ['ClusterStateMachineRole', 'Arn'] },
+        ],
+      },
     });
   });
 
@@ -400,12 +417,22 @@ describe('roles assumed by services (confused deputy)', () => {
     );
     expect(names.sort()).toEqual([
       'rds-replica-source-dev-replicate',
+      'rds-replica-source-dev-replicate-clusters',
       'rds-replica-source-dev-replicate-database',
+      'rds-replica-source-dev-snapshot-cluster',
+    ]);
+    // The cluster machines have a role of their own, assumable only for them.
+    const [c] = trust(dev, 'ClusterStateMachineRole');
+    expect(asArray(c!.statement.Condition!.ArnLike!['aws:SourceArn'] as unknown[]).map(render)).toEqual([
+      'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-replicate-clusters',
+      'arn:aws:states:<region>:<account>:stateMachine:rds-replica-source-dev-snapshot-cluster',
     ]);
   });
 
   it('runs the schedule with a role of its own that only this stage’s rule may use, to start `replicate` only', () => {
-    const [, rule] = resourcesOfType(scheduled.template, 'AWS::Events::Rule')[0]!;
+    const [, rule] = resourcesOfType(scheduled.template, 'AWS::Events::Rule').find(
+      ([, r]) => (r.Properties as Json).Name === 'rds-replica-source-dev-schedule',
+    )!;
     const props = rule.Properties as Json;
     expect(props.Name).toBe('rds-replica-source-dev-schedule');
     expect((props.Targets as Json[])[0]!.RoleArn).toEqual({ 'Fn::GetAtt': ['ScheduleRole', 'Arn'] });
@@ -446,7 +473,7 @@ describe('keys of the source instances', () => {
     const key = 'arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab';
     const p = await packageService('source', 'dev', { sourceInstanceKmsKeyArns: key });
     const found = sourceKeyStatements(p.template);
-    expect(found).toHaveLength(2);
+    expect(found).toHaveLength(4); // in StateMachineRole and ClusterStateMachineRole
     for (const { statement } of found) {
       expect(statement.Resource).toEqual([key]);
       expect(render((statement.Condition!.StringEquals as Json)['kms:ViaService'])).toBe(
@@ -460,7 +487,7 @@ describe('keys of the source instances', () => {
     for (const { statement } of sourceKeyStatements(p.template)) {
       expect(asArray(statement.Resource).map(render)).toEqual(['arn:aws:kms:<region>:<account>:key/*']);
     }
-    expect(sourceKeyStatements(p.template)).toHaveLength(2);
+    expect(sourceKeyStatements(p.template)).toHaveLength(4);
   });
 
   it('must be key ARNs of this Region', async () => {
@@ -484,6 +511,11 @@ describe('parameters', () => {
       /keepSharedSnapshots is '0': expected a whole number from 1 to 20/,
     ],
     ['databases', { databases: 'Orders_DB' }, /databases contains 'orders_db'/],
+    [
+      'clusters',
+      { clusters: 'orders-aurora,Orders-DB' },
+      /parameter clusters contains 'orders-db', which databases lists too: list a DB instance in databases and an Aurora DB cluster in clusters/,
+    ],
     [
       'destinationCopyGraceMinutes',
       { destinationCopyGraceMinutes: '-5' },
@@ -516,7 +548,7 @@ describe('parameters', () => {
 });
 
 describe('the state machine definition', () => {
-  const states = () => allStates(definition(dev.template).States as Json);
+  const states = () => allStates(definition(dev.template, true).States as Json);
 
   it('uses Step Functions field names in every aws-sdk Task (structural check; the twin is strict)', () => {
     // A Step Functions field starts with a capital and has no leading run of capitals before a
@@ -583,10 +615,11 @@ describe('the state machine definition', () => {
   it('builds exactly the fields of the replication message schema', () => {
     const build = states().find(([n]) => n === 'Build Replication Message')![1];
     const fields = Object.keys(build.Parameters as Json).map((k) => k.replace(/\.\$$/, ''));
-    expect(fields.sort()).toEqual([...messageSchema.required].sort());
-    expect((build.Parameters as Json).version).toBe(messageSchema.properties.version.const);
+    const v1 = messageSchema.$defs.version1;
+    expect(fields.sort()).toEqual([...v1.required].sort());
+    expect((build.Parameters as Json).version).toBe(v1.properties.version.const);
     // the one optional field is added only for an instance on a non-default option group
-    const optional = Object.keys(messageSchema.properties).filter((k) => !messageSchema.required.includes(k));
+    const optional = Object.keys(v1.properties).filter((k) => !v1.required.includes(k));
     expect(optional).toEqual(['optionGroupName']);
     expect(build.Next).toBe('Is The Instance On A Default Option Group?');
     const add = states().find(([n]) => n === 'Name The Option Group In The Message')![1];
@@ -599,7 +632,7 @@ describe('the state machine definition', () => {
   });
 
   it('is JSONPath only: no JSONata, no Assign, no Credentials, no callback or distributed Map', () => {
-    const text = JSON.stringify(definition(dev.template));
+    const text = JSON.stringify(definition(dev.template, true));
     expect(text).not.toMatch(/"QueryLanguage":"JSONata"|\{%/);
     for (const [name, s] of states()) {
       expect({ name, keys: Object.keys(s) }).toEqual({

@@ -643,7 +643,10 @@ describe('manual snapshot quota', () => {
       /HTTP 400.*manualSnapshots must be a whole number/,
     );
     await expect(moto.control.setSnapshotQuota(5, { account: 'A' })).rejects.toThrow(/12-digit/);
-    expect(await moto.control.quotas()).toEqual({ manualSnapshots: { default: 100 } });
+    expect(await moto.control.quotas()).toEqual({
+      manualSnapshots: { default: 100 },
+      manualClusterSnapshots: { default: 100 },
+    });
   });
 });
 

@@ -651,11 +651,19 @@ test.each([
   async ({ scheduleEnabled, state }) => {
     await twin.reset();
     const stack = await twin.deploy('source', { params: { scheduleEnabled } });
-    expect(stack.schedules).toHaveLength(1);
-    expect(stack.schedules[0]).toMatchObject({
-      state,
-      expression: 'cron(0 3 * * ? *)',
-      target: twin.machineArn('source', 'replicate'),
-    });
+    // one rule for `replicate`, one for the Aurora DB clusters' `replicate-clusters`
+    expect(stack.schedules).toHaveLength(2);
+    expect(stack.schedules).toEqual([
+      expect.objectContaining({
+        state,
+        expression: 'cron(0 3 * * ? *)',
+        target: twin.machineArn('source', 'replicate'),
+      }),
+      expect.objectContaining({
+        state,
+        expression: 'cron(0 3 * * ? *)',
+        target: twin.machineArn('source', 'replicateClusters'),
+      }),
+    ]);
   },
 );

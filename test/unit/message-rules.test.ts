@@ -2,12 +2,15 @@
 // give the schema's verdict: the branch runs in the offline executor against the trigger's parser on
 // a corpus, and the generator refuses a schema constraint it cannot translate exactly. The packaged
 // state machine is checked against the parser on the twin in test/twin/message-contract.test.ts.
-import { parseReplicationMessage } from '../../src/contracts/message';
+import { databaseOf, parseReplicationMessage } from '../../src/contracts/message';
 import { loadAsl } from '../../twin/src/asl-runtime';
 import { validateMessage } from '../helpers/message-schema';
 
 const rules = require('../../statemachines/fragments/message-rules.js') as {
   validationBranch(
+    ctx: unknown,
+  ): Promise<{ StartAt: string; States: Record<string, Record<string, unknown>> }>;
+  clusterValidationBranch(
     ctx: unknown,
   ): Promise<{ StartAt: string; States: Record<string, Record<string, unknown>> }>;
   translate(field: string, pattern: string, negated: boolean): { kind: string };
@@ -20,6 +23,7 @@ const PARAMS: Record<string, string> = {
   sourceAccountId: SOURCE,
   sourceRegion: REGION,
   databases: 'orders-db,B',
+  clusters: 'orders-aurora',
   sourceKmsKeyArn: `arn:aws:kms:${REGION}:${SOURCE}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   secretUsername: 'postgres',
   dbInstanceClass: 'db.t4g.micro',
@@ -45,6 +49,7 @@ const EXPECT = {
   sourceRegion: REGION,
   partition: 'aws',
   databases: ['orders-db', 'B'],
+  clusters: ['orders-aurora'],
 };
 
 const good = {
@@ -175,5 +180,75 @@ describe('the generator', () => {
     ['a repetition of a class', '^[a-z]{2}$'],
   ])('refuses a pattern with %s, which Choice rules cannot check exactly', (_what, pattern) => {
     expect(() => rules.translate('runId', pattern, false)).toThrow(/no exact Choice-rule translation/);
+  });
+});
+
+// Version 2, kind cluster: the checks at the top of `replicate-cluster` against the same parser (which
+// accepts a message for `replicate-cluster` exactly when it is valid and of kind cluster).
+const cluster = {
+  version: 2,
+  kind: 'cluster',
+  sourceAccountId: SOURCE,
+  sourceRegion: REGION,
+  sourceDbIdentifier: 'orders-aurora',
+  engine: 'aurora-postgresql',
+  engineVersion: '16.4',
+  sharedSnapshotArn: `arn:aws:rds:${REGION}:${SOURCE}:cluster-snapshot:rds-replica-source-dev-shared-orders-aurora-1`,
+  snapshotCreateTime: '2026-11-23T19:21:47.123Z',
+  runId: 'run-1',
+};
+const c = (key: string, value: unknown) => ({ ...cluster, [key]: value });
+const clusterCorpus: Array<[string, unknown]> = [
+  ['reference', cluster],
+  ['aurora-mysql', c('engine', 'aurora-mysql')],
+  ['kind instance', c('kind', 'instance')],
+  ['kind Cluster', c('kind', 'Cluster')],
+  ['no kind', Object.fromEntries(Object.entries(cluster).filter(([k]) => k !== 'kind'))],
+  ['a DB snapshot ARN', c('sharedSnapshotArn', arn('rds-replica-source-dev-shared-orders-aurora-1'))],
+  ['another cluster', c('sourceDbIdentifier', 'billing-aurora')],
+  ['a configured instance as cluster', c('sourceDbIdentifier', 'orders-db')],
+  ['version 1 fields in version 2', { ...good, version: 2 }],
+  ['version 2 with sourceDbInstanceIdentifier', { ...cluster, sourceDbInstanceIdentifier: 'orders-aurora' }],
+  ['a version 1 message', good],
+  [
+    'another account in the ARN',
+    c('sharedSnapshotArn', cluster.sharedSnapshotArn.replace(SOURCE, '999999999999')),
+  ],
+  ['engine unknown', c('engine', 'aurora')],
+  ['time 2026-02-30', c('snapshotCreateTime', '2026-02-30T00:00:00Z')],
+  ['extra field', { ...cluster, port: 5432 }],
+];
+
+let clusterMachine: { run(input: never): { result: Promise<unknown> } } | undefined;
+
+describe('the generated checks of replicate-cluster give the parser’s verdict (version 2, kind cluster)', () => {
+  test.each(clusterCorpus)('%s', async (_what, message) => {
+    if (!clusterMachine) {
+      const { StateMachine } = loadAsl();
+      const branch = JSON.parse(
+        JSON.stringify(await rules.clusterValidationBranch(ctx)).replaceAll('#{AWS::Partition}', 'aws'),
+      );
+      clusterMachine = new StateMachine(branch as never) as never;
+    }
+    const parsed = parseReplicationMessage(message, EXPECT);
+    const forClusters = parsed.ok && databaseOf(parsed.message).kind === 'cluster';
+    let ok = true;
+    try {
+      expect(await clusterMachine!.run(message as never).result).toEqual(message);
+    } catch (e) {
+      ok = false;
+      expect((e as { cause?: { name?: string } }).cause?.name).toBe('InvalidInput');
+    }
+    expect({ what: _what, machine: ok }).toEqual({ what: _what, machine: forClusters });
+    if (forClusters) expect(validateMessage(message)).toBe(true);
+  });
+
+  test('the corpus holds both verdicts', () => {
+    const accepted = clusterCorpus.filter(([, m]) => {
+      const p = parseReplicationMessage(m, EXPECT);
+      return p.ok && databaseOf(p.message).kind === 'cluster';
+    });
+    expect(accepted.length).toBeGreaterThanOrEqual(2);
+    expect(clusterCorpus.length - accepted.length).toBeGreaterThanOrEqual(10);
   });
 });

@@ -228,8 +228,8 @@ describe('parseReplicationMessage: what only this deployment knows', () => {
   });
 
   it('names the field and the value in schema rejections', () => {
-    expect(reject({ ...good, version: 2 })).toBe(
-      "field 'version' is 2, this destination understands only version 1",
+    expect(reject({ ...good, version: 3 })).toBe(
+      "field 'version' is 3, this destination understands versions 1 and 2",
     );
     expect(reject({ ...good, extra: 1 })).toBe("unknown field 'extra' (version 1 has no such field)");
     expect(reject(without('runId'))).toBe("missing field 'runId'");

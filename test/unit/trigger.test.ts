@@ -110,7 +110,7 @@ describe('trigger', () => {
       record({ ...message, sourceDbInstanceIdentifier: 'payroll' }),
       /not one of the configured databases/,
     ],
-    ['a wrong version', record({ ...message, version: 2 }), /field 'version'/],
+    ['a wrong version', record({ ...message, version: 3 }), /field 'version'/],
     ['not JSON', record('hello'), /not JSON/],
   ])('rejects %s without starting anything and without throwing', async (_label, rec, reason) => {
     const result = await handler(event(rec));

@@ -156,6 +156,26 @@ FACTS: dict[str, tuple[str, str]] = {
         "InvalidParameterCombination",
         "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
     ),
+    # Inferred, as for DB snapshots.
+    "cluster-snapshot-not-available": (
+        "InvalidDBClusterSnapshotStateFault",
+        "DB cluster snapshot {id} is not in the available state (it is {status}).",
+    ),
+    "cluster-snapshot-already-deleting": (
+        "InvalidDBClusterSnapshotStateFault",
+        "DB cluster snapshot {id} is already being deleted.",
+    ),
+    "cluster-not-available-for-snapshot": (
+        "InvalidDBClusterStateFault",
+        "DB cluster {id} is not in the available state (it is {status}); cannot create a snapshot.",
+    ),
+    # RestoreDBClusterFromSnapshot: DBClusterAlreadyExistsFault (RDS API reference).
+    "cluster-already-exists": ("DBClusterAlreadyExistsFault", "DB cluster {id} already exists."),
+    "cluster-already-deleting": ("InvalidDBClusterStateFault", "DB cluster {id} is already being deleted."),
+    "cluster-not-available-for-instance": (
+        "InvalidDBClusterStateFault",
+        "DB cluster {id} is {status}; cannot add a DB instance to it.",
+    ),
     # AWS-FACTS.md "Quotas": 100 manual DB instance snapshots per Region (adjustable).
     "snapshot-quota-exceeded": (
         "SnapshotQuotaExceeded",
@@ -224,6 +244,9 @@ class TwinState:
     # Manual DB snapshot quota: the default, and per "<account>/<region>" overrides.
     snapshot_quota_default: int = DEFAULT_MANUAL_SNAPSHOT_QUOTA
     snapshot_quotas: dict[str, int] = field(default_factory=dict)
+    # Manual DB cluster snapshot quota (ManualClusterSnapshots): the default, and per account/Region.
+    cluster_snapshot_quota_default: int = DEFAULT_MANUAL_SNAPSHOT_QUOTA
+    cluster_snapshot_quotas: dict[str, int] = field(default_factory=dict)
 
     def reset(self, now: float | None = None) -> None:
         with self.lock:
@@ -234,6 +257,8 @@ class TwinState:
             self.pending = {}
             self.snapshot_quota_default = DEFAULT_MANUAL_SNAPSHOT_QUOTA
             self.snapshot_quotas = {}
+            self.cluster_snapshot_quota_default = DEFAULT_MANUAL_SNAPSHOT_QUOTA
+            self.cluster_snapshot_quotas = {}
 
 
 STATE = TwinState()
@@ -352,7 +377,19 @@ def validate_fault(raw: Any) -> dict[str, Any]:
 def _resource_id(p: Pending) -> str:
     if p.resource == "snapshot":
         return p.obj.db_snapshot_identifier
+    if p.resource == "cluster-snapshot":
+        return p.obj.db_cluster_snapshot_identifier
+    if p.resource == "cluster":
+        return p.obj.db_cluster_identifier
     return p.obj.db_instance_identifier
+
+
+def _store(p: Pending) -> dict[str, Any]:
+    return {
+        "snapshot": p.backend.database_snapshots,
+        "cluster-snapshot": p.backend.cluster_snapshots,
+        "cluster": p.backend.clusters,
+    }.get(p.resource, p.backend.databases)
 
 
 def _blocked(p: Pending) -> bool:
@@ -361,7 +398,7 @@ def _blocked(p: Pending) -> bool:
 
 def _finish(p: Pending) -> None:
     if p.final is None:
-        store = p.backend.database_snapshots if p.resource == "snapshot" else p.backend.databases
+        store = _store(p)
         key = _resource_id(p)
         if store.get(key) is p.obj:
             del store[key]
@@ -398,7 +435,7 @@ def fail_copies_of(source: Any) -> None:
     with STATE.lock:
         for p in STATE.pending.values():
             if (
-                p.resource == "snapshot"
+                p.resource in ("snapshot", "cluster-snapshot")
                 and p.status == "copying"
                 and getattr(p.obj, "source_db_snapshot_identifier", None) == source.arn
             ):
@@ -447,29 +484,58 @@ def check_snapshot_quota(backend: Any) -> None:
         raise rds_error("snapshot-quota-exceeded", max=limit)
 
 
+def manual_cluster_snapshot_quota(account: str, region: str) -> int:
+    quotas = STATE.cluster_snapshot_quotas
+    return quotas.get(f"{account}/{region}", quotas.get(f"{account}/*", STATE.cluster_snapshot_quota_default))
+
+
+def manual_cluster_snapshots_used(backend: Any) -> int:
+    return sum(
+        1
+        for snap in backend.cluster_snapshots.values()
+        if snap.snapshot_type == "manual" and snap.status != "deleted"
+    )
+
+
+def check_cluster_snapshot_quota(backend: Any) -> None:
+    limit = manual_cluster_snapshot_quota(backend.account_id, backend.region_name)
+    if manual_cluster_snapshots_used(backend) >= limit:
+        raise rds_error("snapshot-quota-exceeded", max=limit)
+
+
 def set_snapshot_quota(data: Any) -> None:
     if not isinstance(data, dict):
-        raise ValueError("expected an object {manualSnapshots, account?, region?}")
-    unknown = set(data) - {"manualSnapshots", "account", "region"}
+        raise ValueError("expected an object {manualSnapshots | manualClusterSnapshots, account?, region?}")
+    unknown = set(data) - {"manualSnapshots", "manualClusterSnapshots", "account", "region"}
     if unknown:
-        raise ValueError(f"unknown field(s) {sorted(unknown)}; known: account, manualSnapshots, region")
-    value = data.get("manualSnapshots")
+        raise ValueError(
+            f"unknown field(s) {sorted(unknown)}; known: account, manualClusterSnapshots, manualSnapshots, region"
+        )
+    cluster = "manualClusterSnapshots" in data
+    value = data.get("manualClusterSnapshots" if cluster else "manualSnapshots")
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError("manualSnapshots must be a whole number >= 0")
+        raise ValueError(f"{'manualClusterSnapshots' if cluster else 'manualSnapshots'} must be a whole number >= 0")
     account, region = data.get("account"), data.get("region")
     if account is not None and not (isinstance(account, str) and ACCOUNT_RE.match(account)):
         raise ValueError("account must be a 12-digit string")
     if region is not None and (account is None or not isinstance(region, str) or not region):
         raise ValueError("region needs an account, and must be a non-empty string")
     with STATE.lock:
-        if account is None:
+        if cluster and account is None:
+            STATE.cluster_snapshot_quota_default = value
+        elif cluster:
+            STATE.cluster_snapshot_quotas[f"{account}/{region or '*'}"] = value
+        elif account is None:
             STATE.snapshot_quota_default = value
         else:
             STATE.snapshot_quotas[f"{account}/{region or '*'}"] = value
 
 
 def quotas_view() -> dict[str, Any]:
-    return {"manualSnapshots": {"default": STATE.snapshot_quota_default, **STATE.snapshot_quotas}}
+    return {
+        "manualSnapshots": {"default": STATE.snapshot_quota_default, **STATE.snapshot_quotas},
+        "manualClusterSnapshots": {"default": STATE.cluster_snapshot_quota_default, **STATE.cluster_snapshot_quotas},
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -1015,9 +1081,6 @@ def install() -> None:  # noqa: C901 - one place for all patches
     # -- describeAccountAttributes: the quotas the twin models ----------------------------------
     def describe_account_attributes(self: Any) -> Any:
         backend = self.backend
-        cluster_used = sum(
-            1 for s in getattr(backend, "cluster_snapshots", {}).values() if getattr(s, "snapshot_type", "") == "manual"
-        )
         return ActionResult(
             {
                 "AccountQuotas": [
@@ -1026,8 +1089,12 @@ def install() -> None:  # noqa: C901 - one place for all patches
                         "Used": manual_snapshots_used(backend),
                         "Max": manual_snapshot_quota(backend.account_id, backend.region_name),
                     },
-                    # Reported, not enforced (the replicator takes no cluster snapshots).
-                    {"AccountQuotaName": "ManualClusterSnapshots", "Used": cluster_used, "Max": 100},
+                    # The twin's, enforced on creating and copying cluster snapshots (quota name inferred).
+                    {
+                        "AccountQuotaName": "ManualClusterSnapshots",
+                        "Used": manual_cluster_snapshots_used(backend),
+                        "Max": manual_cluster_snapshot_quota(backend.account_id, backend.region_name),
+                    },
                 ]
             }
         )
@@ -1101,6 +1168,231 @@ def install() -> None:  # noqa: C901 - one place for all patches
         return result
 
     DomainDispatcherApplication.__call__ = app_call
+
+    install_clusters(m, r, ActionResult)
+
+
+# --------------------------------------------------------------------------------------------
+# Aurora DB clusters: the same cross-account sharing, phases and faults as for instances
+# --------------------------------------------------------------------------------------------
+def install_clusters(m: Any, r: Any, ActionResult: Any) -> None:  # noqa: C901 - one place for the cluster patches
+    RDSBackend = m.RDSBackend
+    DBClusterSnapshot = m.DBClusterSnapshot
+    orig = {
+        name: getattr(RDSBackend, name)
+        for name in (
+            "get_snapshot",
+            "create_db_cluster",
+            "create_db_cluster_snapshot",
+            "copy_db_cluster_snapshot",
+            "delete_db_cluster_snapshot",
+            "delete_db_cluster",
+            "modify_db_cluster_snapshot_attribute",
+            "create_db_instance",
+        )
+    }
+
+    def not_available(snap: Any) -> Exception:
+        return rds_error("cluster-snapshot-not-available", id=snap.db_cluster_snapshot_identifier, status=snap.status)
+
+    # moto's DBCluster reports `creating` once, then `available`; the twin's phases decide instead.
+    def _get_status(self: Any) -> str:
+        return self._status
+
+    m.DBCluster.status = property(_get_status, m.DBCluster.status.fset)
+
+    def get_snapshot(self: Any, identifier: str, resource_type: Any, not_found_exception: Any) -> Any:
+        if resource_type is DBClusterSnapshot and identifier.startswith("arn:"):
+            parts = identifier.split(":")
+            if len(parts) >= 7 and parts[2] == "rds" and parts[5] == "cluster-snapshot":
+                region, account, name = parts[3], parts[4], ":".join(parts[6:])
+                try:
+                    owner = m.rds_backends[account][region]
+                except Exception:
+                    raise not_found_exception(identifier) from None
+                snap = owner.cluster_snapshots.get(name)
+                if snap is None or snap.status == "deleted":
+                    raise not_found_exception(identifier)
+                if account != self.account_id and (
+                    snap.snapshot_type != "manual"
+                    or not ({self.account_id, "all"} & set(snap.attributes.get("restore", [])))
+                ):
+                    raise not_found_exception(identifier)
+                return snap
+        return orig["get_snapshot"](self, identifier, resource_type, not_found_exception)
+
+    def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        # As for instances: encrypted without a key means the account's aws/rds key.
+        if kwargs.get("kms_key_id"):
+            kwargs["kms_key_id"] = self._validate_kms_key(kwargs["kms_key_id"])
+            kwargs["storage_encrypted"] = True
+        elif str(kwargs.get("storage_encrypted", "")).lower() == "true":
+            kwargs["kms_key_id"] = default_rds_key_arn(self.account_id, self.region_name)
+        cluster = orig["create_db_cluster"](self, kwargs)
+        cluster.status = "available"
+        return cluster
+
+    def create_db_cluster_snapshot(
+        self: Any,
+        db_cluster_identifier: str,
+        db_cluster_snapshot_identifier: str,
+        snapshot_type: str = "manual",
+        tags: list[dict[str, str]] | None = None,
+    ) -> Any:
+        cluster = self.clusters.get(db_cluster_identifier)
+        if snapshot_type == "manual" and cluster is not None and cluster.status != "available":
+            raise rds_error("cluster-not-available-for-snapshot", id=db_cluster_identifier, status=cluster.status)
+        if snapshot_type == "manual" and cluster is not None and db_cluster_snapshot_identifier not in self.cluster_snapshots:
+            check_cluster_snapshot_quota(self)
+        snap = orig["create_db_cluster_snapshot"](
+            self, db_cluster_identifier, db_cluster_snapshot_identifier, snapshot_type, tags
+        )
+        if snapshot_type == "manual":
+            final = final_status_fault("snapshot-status", snap.db_cluster_snapshot_identifier, self.account_id)
+            begin(snap, "cluster-snapshot", self, "creating", final or "available", "snapshotCreate")
+        return snap
+
+    def copy_db_cluster_snapshot(
+        self: Any,
+        source_db_cluster_snapshot_identifier: str,
+        target_db_cluster_snapshot_identifier: str,
+        kms_key_id: str | None = None,
+        copy_tags: bool = False,
+        tags: list[dict[str, str]] | None = None,
+        **_: Any,
+    ) -> Any:
+        if target_db_cluster_snapshot_identifier in self.cluster_snapshots:
+            raise m.DBClusterSnapshotAlreadyExistsError(target_db_cluster_snapshot_identifier)
+        check_cluster_snapshot_quota(self)
+        source = self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
+        if source.status != "available":
+            raise not_available(source)
+        foreign = source.backend.account_id != self.account_id
+        source_key = source.kms_key_id if source.encrypted else None
+        check_kms_usable(self.account_id, source_key)
+        if source.encrypted and not kms_key_id and foreign:
+            raise rds_error("copy-shared-encrypted-needs-key")
+        target_key = source_key
+        if kms_key_id:
+            target_key = self._validate_kms_key(kms_key_id)
+            check_kms_usable(self.account_id, target_key)
+        if copy_tags and not tags:
+            tags = source.tags or []
+        target = DBClusterSnapshot(
+            self, source.cluster, target_db_cluster_snapshot_identifier, tags=tags or [], kms_key_id=target_key
+        )
+        target.source_db_snapshot_identifier = source.arn
+        self.cluster_snapshots[target_db_cluster_snapshot_identifier] = target
+        final = final_status_fault("snapshot-status", target.db_cluster_snapshot_identifier, self.account_id)
+        begin(target, "cluster-snapshot", self, "copying", final or "available", "snapshotCopy")
+        return target
+
+    def delete_db_cluster_snapshot(self: Any, db_snapshot_identifier: str) -> Any:
+        snap = self.cluster_snapshots.get(db_snapshot_identifier)
+        if snap is None:
+            raise m.DBClusterSnapshotNotFoundError(db_snapshot_identifier)
+        if snap.status == "deleting":
+            raise rds_error("cluster-snapshot-already-deleting", id=db_snapshot_identifier)
+        fail_copies_of(snap)
+        begin(snap, "cluster-snapshot", self, "deleting", None, "snapshotDelete")
+        return snap
+
+    def modify_db_cluster_snapshot_attribute(
+        self: Any,
+        db_cluster_snapshot_identifier: str,
+        attribute_name: str,
+        values_to_add: list[str] | None = None,
+        values_to_remove: list[str] | None = None,
+    ) -> Any:
+        snapshot = self.get_db_cluster_snapshot(db_cluster_snapshot_identifier)
+        if attribute_name == "restore" and values_to_add:
+            for value in values_to_add:
+                if value != "all" and not ACCOUNT_RE.match(str(value)):
+                    raise rds_error("share-bad-account", value=value)
+            others = [v for v in values_to_add if v != self.account_id]
+            if others:
+                if snapshot.status != "available":
+                    raise rds_error("share-not-available", id=db_cluster_snapshot_identifier)
+                if snapshot.encrypted and is_default_rds_key(snapshot.kms_key_id):
+                    raise rds_error("share-default-key")
+                if snapshot.encrypted and "all" in others:
+                    raise rds_error("share-encrypted-public")
+        return orig["modify_db_cluster_snapshot_attribute"](
+            self, db_cluster_snapshot_identifier, attribute_name, values_to_add, values_to_remove
+        )
+
+    def restore_db_cluster_from_snapshot(self: Any, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+        snapshot = self.get_db_cluster_snapshot(from_snapshot_id)
+        foreign = snapshot.backend.account_id != self.account_id
+        if snapshot.status != "available":
+            raise not_available(snapshot)
+        if foreign and snapshot.encrypted:
+            raise rds_error("restore-shared-encrypted")
+        key = snapshot.kms_key_id if snapshot.encrypted else None
+        check_kms_usable(self.account_id, key)
+        if overrides["db_cluster_identifier"] in self.clusters:
+            raise rds_error("cluster-already-exists", id=overrides["db_cluster_identifier"])
+        props = copy.copy(snapshot.cluster.get_cfg())
+        # What belongs to the source account is not carried over (its network, groups, tags).
+        for k in ("vpc_security_group_ids", "db_subnet_group_name", "db_cluster_parameter_group_name", "tags"):
+            props.pop(k, None)
+        props["kms_key_id"] = key
+        props["storage_encrypted"] = bool(snapshot.encrypted)
+        props["deletion_protection"] = False
+        for k, v in overrides.items():
+            if v is not None:
+                props[k] = v
+        cluster = orig["create_db_cluster"](self, props)
+        final = final_status_fault("instance-status", cluster.db_cluster_identifier, self.account_id)
+        begin(cluster, "cluster", self, "creating", final or "available", "restore")
+        return cluster
+
+    def delete_db_cluster(self: Any, cluster_identifier: str, snapshot_name: str | None = None) -> Any:
+        cluster = self.clusters.get(cluster_identifier)
+        if cluster is not None and cluster.status == "deleting":
+            raise rds_error("cluster-already-deleting", id=cluster_identifier)
+        gone = orig["delete_db_cluster"](self, cluster_identifier, snapshot_name)
+        self.clusters[cluster_identifier] = gone
+        begin(gone, "cluster", self, "deleting", None, "delete")
+        if gone.status == "deleted":
+            gone.status = "deleting"
+        return gone
+
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        cluster_id = db_kwargs.get("db_cluster_identifier")
+        if cluster_id is not None:
+            cluster = self.clusters.get(cluster_id)
+            if cluster is None:
+                raise m.DBClusterNotFoundError(cluster_id)
+            if cluster.status == "deleting":
+                raise rds_error("cluster-not-available-for-instance", id=cluster_id, status=cluster.status)
+            db_kwargs.setdefault("engine", cluster.engine)
+        instance = orig["create_db_instance"](self, db_kwargs)
+        if cluster_id is not None:
+            final = final_status_fault("instance-status", instance.db_instance_identifier, self.account_id)
+            begin(instance, "instance", self, "creating", final or "available", "restore")
+        return instance
+
+    RDSBackend.get_snapshot = get_snapshot
+    RDSBackend.create_db_cluster = create_db_cluster
+    RDSBackend.create_db_cluster_snapshot = create_db_cluster_snapshot
+    RDSBackend.copy_db_cluster_snapshot = copy_db_cluster_snapshot
+    RDSBackend.delete_db_cluster_snapshot = delete_db_cluster_snapshot
+    RDSBackend.modify_db_cluster_snapshot_attribute = modify_db_cluster_snapshot_attribute
+    RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot
+    RDSBackend.delete_db_cluster = delete_db_cluster
+    RDSBackend.create_db_instance = create_db_instance
+
+    # -- describeDBClusterSnapshots: foreign ARNs (the destination's provenance check) ----------
+    orig_describe = r.RDSResponse.describe_db_cluster_snapshots
+
+    def describe_db_cluster_snapshots(self: Any) -> Any:
+        snapshot_id = self.params.get("DBClusterSnapshotIdentifier")
+        if snapshot_id and snapshot_id.startswith("arn:"):
+            return ActionResult({"DBClusterSnapshots": [self.backend.get_db_cluster_snapshot(snapshot_id)]})
+        return orig_describe(self)
+
+    r.RDSResponse.describe_db_cluster_snapshots = describe_db_cluster_snapshots
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,11 @@ import {
   CreateVpcCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand } from '@aws-sdk/client-rds';
+import {
+  CreateDBClusterCommand,
+  CreateDBInstanceCommand,
+  CreateDBSubnetGroupCommand,
+} from '@aws-sdk/client-rds';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -45,6 +49,53 @@ export async function createSourceDatabase(twin: Twin, db: SourceDatabase): Prom
       KmsKeyId: encrypted && db.encryption !== 'aws/rds' ? db.encryption : undefined,
       CopyTagsToSnapshot: true,
       Tags: Object.entries({ team: 'orders', ...(db.tags ?? {}) }).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
+}
+
+export interface SourceCluster {
+  id: string;
+  engine?: 'aurora-postgresql' | 'aurora-mysql' | 'mysql' | 'postgres';
+  engineVersion?: string;
+  /** Serverless v2 capacity (the writer is then db.serverless). */
+  serverlessV2?: { min: number; max: number };
+  /** 'none', 'aws/rds' (default) or a key ARN. */
+  encryption?: 'none' | 'aws/rds' | string;
+}
+
+/** An Aurora DB cluster (or a Multi-AZ DB cluster, engine mysql/postgres) with its writer instance, in the source account. */
+export async function createSourceCluster(twin: Twin, c: SourceCluster): Promise<void> {
+  const { rds } = twin.aws('source');
+  const engine = c.engine ?? 'aurora-postgresql';
+  const encryption = c.encryption ?? 'aws/rds';
+  await rds.send(
+    new CreateDBClusterCommand({
+      DBClusterIdentifier: c.id,
+      Engine: engine,
+      EngineVersion: c.engineVersion ?? (engine.includes('mysql') ? '8.0.mysql_aurora.3.08.0' : '16.4'),
+      MasterUsername: 'app',
+      MasterUserPassword: FIXTURE_PASSWORD,
+      DatabaseName: 'orders',
+      StorageEncrypted: encryption !== 'none',
+      KmsKeyId: encryption !== 'none' && encryption !== 'aws/rds' ? encryption : undefined,
+      CopyTagsToSnapshot: true,
+      ...(c.serverlessV2
+        ? {
+            ServerlessV2ScalingConfiguration: {
+              MinCapacity: c.serverlessV2.min,
+              MaxCapacity: c.serverlessV2.max,
+            },
+          }
+        : {}),
+      Tags: [{ Key: 'team', Value: 'orders' }],
+    }),
+  );
+  await rds.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: `${c.id}-writer`,
+      DBClusterIdentifier: c.id,
+      Engine: engine,
+      DBInstanceClass: c.serverlessV2 ? 'db.serverless' : 'db.r7g.large',
     }),
   );
 }

@@ -588,6 +588,163 @@ const RDS: Record<string, Builder> = {
       ),
     ];
   },
+  // ---- Aurora DB clusters (the cluster APIs authorise `cluster:`, `cluster-snapshot:`, `cluster-pg:`)
+  async DescribeDBClusters(call, lookups) {
+    const id = str(i(call).DBClusterIdentifier);
+    return [await rdsResource(call, lookups, 'rds:DescribeDBClusters', rdsArn(call, 'cluster', id ?? '*'))];
+  },
+  async DescribeDBClusterSnapshots(call, lookups) {
+    const snap = str(i(call).DBClusterSnapshotIdentifier);
+    const cluster = str(i(call).DBClusterIdentifier);
+    const arn = snap
+      ? rdsArn(call, 'cluster-snapshot', snap)
+      : cluster
+        ? rdsArn(call, 'cluster', cluster)
+        : rdsArn(call, 'cluster-snapshot', '*');
+    return [await rdsResource(call, lookups, 'rds:DescribeDBClusterSnapshots', arn)];
+  },
+  async CreateDBClusterSnapshot(call, lookups) {
+    const cluster = rdsArn(call, 'cluster', String(i(call).DBClusterIdentifier ?? ''));
+    const snap = rdsArn(call, 'cluster-snapshot', String(i(call).DBClusterSnapshotIdentifier ?? ''));
+    const tags = tagsOf(i(call).Tags);
+    const requestTags = requestTagContext(tags);
+    return [
+      await rdsResource(call, lookups, 'rds:CreateDBClusterSnapshot', cluster, requestTags),
+      await rdsResource(call, lookups, 'rds:CreateDBClusterSnapshot', snap, requestTags, false),
+      ...(await tagOnCreate(call, lookups, snap, tags)),
+    ];
+  },
+  async CopyDBClusterSnapshot(call, lookups) {
+    const source = rdsArn(call, 'cluster-snapshot', String(i(call).SourceDBClusterSnapshotIdentifier ?? ''));
+    const target = rdsArn(call, 'cluster-snapshot', String(i(call).TargetDBClusterSnapshotIdentifier ?? ''));
+    const tags = tagsOf(i(call).Tags);
+    const requestTags = requestTagContext(tags);
+    const copied = i(call).CopyTags === true ? ((await lookups.rdsTags(source)) ?? {}) : {};
+    const snapshot = await lookups.snapshot(source);
+    const sourceKey = snapshot?.encrypted ? snapshot.kmsKeyId : undefined;
+    const targetKey = str(i(call).KmsKeyId) ?? (accountOf(source) === call.account ? sourceKey : undefined);
+    return [
+      await rdsResource(call, lookups, 'rds:CopyDBClusterSnapshot', source, requestTags),
+      await rdsResource(call, lookups, 'rds:CopyDBClusterSnapshot', target, requestTags, false),
+      ...(await tagOnCreate(call, lookups, target, { ...copied, ...tags })),
+      ...(await kmsThroughRds(
+        call,
+        lookups,
+        sourceKey,
+        'read',
+        `RDS decrypts the source cluster snapshot ${source}`,
+      )),
+      ...(await kmsThroughRds(
+        call,
+        lookups,
+        targetKey,
+        'write',
+        `RDS encrypts the copy ${target} (KmsKeyId)`,
+      )),
+    ];
+  },
+  async ModifyDBClusterSnapshotAttribute(call, lookups) {
+    const arn = rdsArn(call, 'cluster-snapshot', String(i(call).DBClusterSnapshotIdentifier ?? ''));
+    return [await rdsResource(call, lookups, 'rds:ModifyDBClusterSnapshotAttribute', arn)];
+  },
+  async DeleteDBClusterSnapshot(call, lookups) {
+    const arn = rdsArn(call, 'cluster-snapshot', String(i(call).DBClusterSnapshotIdentifier ?? ''));
+    return [await rdsResource(call, lookups, 'rds:DeleteDBClusterSnapshot', arn)];
+  },
+  async RestoreDBClusterFromSnapshot(call, lookups) {
+    const input = i(call);
+    const cluster = rdsArn(call, 'cluster', String(input.DBClusterIdentifier ?? ''));
+    const snapArn = rdsArn(call, 'cluster-snapshot', String(input.SnapshotIdentifier ?? ''));
+    const snapshot = await lookups.snapshot(snapArn);
+    const tags = tagsOf(input.Tags);
+    const requestTags = requestTagContext(tags);
+    const resources = [
+      { arn: cluster, existing: false },
+      { arn: snapArn, existing: true },
+      { arn: rdsArn(call, 'subgrp', str(input.DBSubnetGroupName) ?? 'default'), existing: true },
+      {
+        arn: rdsArn(
+          call,
+          'cluster-pg',
+          str(input.DBClusterParameterGroupName) ?? `default.${snapshot?.engine ?? 'aurora'}`,
+        ),
+        existing: true,
+      },
+    ];
+    const checks: Check[] = [];
+    for (const r of resources) {
+      checks.push(
+        await rdsResource(call, lookups, 'rds:RestoreDBClusterFromSnapshot', r.arn, requestTags, r.existing),
+      );
+    }
+    checks.push(...(await tagOnCreate(call, lookups, cluster, tags)));
+    checks.push(
+      ...(await kmsThroughRds(
+        call,
+        lookups,
+        snapshot?.encrypted ? snapshot.kmsKeyId : undefined,
+        'read',
+        `RDS restores ${cluster} from the encrypted cluster snapshot ${snapArn}`,
+      )),
+    );
+    return checks;
+  },
+  async CreateDBInstance(call, lookups) {
+    const input = i(call);
+    const db = rdsArn(call, 'db', String(input.DBInstanceIdentifier ?? ''));
+    const tags = tagsOf(input.Tags);
+    const requestTags = requestTagContext(tags);
+    const engine = str(input.Engine) ?? 'postgres';
+    const clusterId = str(input.DBClusterIdentifier);
+    const checks: Check[] = [
+      await rdsResource(call, lookups, 'rds:CreateDBInstance', db, requestTags, false),
+    ];
+    if (clusterId) {
+      checks.push(
+        await rdsResource(
+          call,
+          lookups,
+          'rds:CreateDBInstance',
+          rdsArn(call, 'cluster', clusterId),
+          requestTags,
+        ),
+      );
+    }
+    checks.push(
+      await rdsResource(
+        call,
+        lookups,
+        'rds:CreateDBInstance',
+        rdsArn(call, 'pg', str(input.DBParameterGroupName) ?? `default.${engine}`),
+        requestTags,
+      ),
+    );
+    checks.push(...(await tagOnCreate(call, lookups, db, tags)));
+    return checks;
+  },
+  async ModifyDBCluster(call, lookups) {
+    const arn = rdsArn(call, 'cluster', String(i(call).DBClusterIdentifier ?? ''));
+    return [await rdsResource(call, lookups, 'rds:ModifyDBCluster', arn)];
+  },
+  async DeleteDBCluster(call, lookups) {
+    const input = i(call);
+    const cluster = rdsArn(call, 'cluster', String(input.DBClusterIdentifier ?? ''));
+    const checks = [await rdsResource(call, lookups, 'rds:DeleteDBCluster', cluster)];
+    const final = str(input.FinalDBSnapshotIdentifier);
+    if (final && input.SkipFinalSnapshot !== true) {
+      checks.push(
+        await rdsResource(
+          call,
+          lookups,
+          'rds:CreateDBClusterSnapshot',
+          rdsArn(call, 'cluster-snapshot', final),
+          {},
+          false,
+        ),
+      );
+    }
+    return checks;
+  },
   async AddTagsToResource(call, lookups) {
     const arn = String(i(call).ResourceName);
     return [

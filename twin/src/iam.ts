@@ -10,6 +10,8 @@
 // evaluator can replace them behind `evaluate()` below.
 import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, ListAliasesCommand } from '@aws-sdk/client-kms';
 import {
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotAttributesCommand,
   DescribeDBSnapshotsCommand,
@@ -515,6 +517,19 @@ export class IamAuthorizer {
             );
             return tagMap(d.DBSnapshots?.[0]?.TagList);
           }
+          if (type === 'cluster') {
+            const d = await rdsOf(arn).send(
+              new DescribeDBClustersCommand({ DBClusterIdentifier: nameOf(arn) }),
+            );
+            return tagMap(d.DBClusters?.[0]?.TagList);
+          }
+          if (type === 'cluster-snapshot') {
+            const d = await rdsOf(arn).send(
+              new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: nameOf(arn) }),
+            );
+            const found = d.DBClusterSnapshots?.[0];
+            return found ? tagMap(found.TagList) : undefined;
+          }
           const out = await rdsOf(arn).send(new ListTagsForResourceCommand({ ResourceName: arn }));
           return Object.fromEntries((out.TagList ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
         } catch (e) {
@@ -523,6 +538,20 @@ export class IamAuthorizer {
       },
       snapshot: async (arn) => {
         try {
+          if (arn.split(':')[5] === 'cluster-snapshot') {
+            const d = await rdsOf(arn).send(
+              new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: nameOf(arn) }),
+            );
+            const c = d.DBClusterSnapshots?.[0];
+            return c
+              ? {
+                  kmsKeyId: c.KmsKeyId,
+                  encrypted: c.StorageEncrypted === true,
+                  engine: c.Engine,
+                  engineVersion: c.EngineVersion,
+                }
+              : undefined;
+          }
           const out = await rdsOf(arn).send(
             new DescribeDBSnapshotsCommand({
               DBSnapshotIdentifier: nameOf(arn),

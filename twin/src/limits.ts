@@ -56,6 +56,11 @@ const RDS_NEW_IDENTIFIERS: Record<string, Array<[string, number]>> = {
   CreateDBSnapshot: [['DBSnapshotIdentifier', 255]],
   CopyDBSnapshot: [['TargetDBSnapshotIdentifier', 255]],
   DeleteDBInstance: [['FinalDBSnapshotIdentifier', 255]],
+  // Aurora DB clusters (RDS API reference): cluster and cluster snapshot identifiers, 1-63 characters.
+  CreateDBClusterSnapshot: [['DBClusterSnapshotIdentifier', 63]],
+  CopyDBClusterSnapshot: [['TargetDBClusterSnapshotIdentifier', 63]],
+  RestoreDBClusterFromSnapshot: [['DBClusterIdentifier', 63]],
+  DeleteDBCluster: [['FinalDBSnapshotIdentifier', 63]],
 };
 
 function tagsOf(list: unknown): Array<{ Key?: string; Value?: string }> {

@@ -125,6 +125,8 @@ export interface PendingPhase {
 export interface MotoQuotas {
   /** Manual DB snapshots per account and Region: `default` (100, as AWS), and `<account>/<region>` or `<account>/*`. */
   manualSnapshots: Record<string, number>;
+  /** Manual DB cluster snapshots, the same way. */
+  manualClusterSnapshots?: Record<string, number>;
 }
 
 export const DEFAULT_MANUAL_SNAPSHOT_QUOTA = 100;
@@ -160,6 +162,11 @@ export interface MotoControl {
    * `replace` first removes the instance's other automated and AWS Backup snapshots.
    */
   addBackupSnapshot(backup: BackupSnapshotRequest): Promise<BackupSnapshot>;
+  /** The manual DB cluster snapshot quota (ManualClusterSnapshots), as setSnapshotQuota. */
+  setClusterSnapshotQuota(
+    manualClusterSnapshots: number,
+    scope?: { account?: string; region?: string },
+  ): Promise<MotoQuotas>;
 }
 
 export interface BackupSnapshotRequest {
@@ -493,6 +500,8 @@ export function motoControl(url: string): MotoControl {
       call<MotoQuotas>('POST', '/_twin/quotas', { manualSnapshots, ...scope }),
     quotas: () => call<MotoQuotas>('GET', '/_twin/quotas'),
     addBackupSnapshot: (backup) => call<BackupSnapshot>('POST', '/_twin/backups', backup),
+    setClusterSnapshotQuota: (manualClusterSnapshots, scope = {}) =>
+      call<MotoQuotas>('POST', '/_twin/quotas', { manualClusterSnapshots, ...scope }),
   };
 }
 

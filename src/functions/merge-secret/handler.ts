@@ -14,6 +14,11 @@
  *                       elsewhere the merge fails with SecretChanged instead of overwriting
  *                       someone else's change.
  * Result: { previousDbInstanceIdentifier, dbInstanceIdentifier, host, port }
+ * Cluster mode (an Aurora DB cluster's replica): Event { secretId, dbClusterIdentifier, database,
+ *         expectedLive? }; the cluster must carry the replica tags, be `available` and have an
+ *         `available` writer instance; the secret's `host` (cluster writer endpoint), `port`, `engine`
+ *         and `dbClusterIdentifier` are rewritten, every other key (dbInstanceIdentifier too) kept.
+ *         Result { previousDbClusterIdentifier, dbClusterIdentifier, host, port }.
  * Errors: InvalidInput, ReplicaNotFound, ReplicaNotReady, ReplicaNotManaged, InvalidSecret,
  *         SecretChanged; SDK errors pass through for Retry.
  * Idempotent: a retry after success finds the secret already merged and writes nothing; the
@@ -24,7 +29,13 @@
  *   LOG_LEVEL      DEBUG | INFO (default) | WARN | ERROR
  */
 import { createHash } from 'node:crypto';
-import { type DBInstance, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  type DBCluster,
+  type DBInstance,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -32,7 +43,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { sameDbInstance } from '../../contracts/rds';
-import { checkSecret, liveDbInstanceIdentifier, mergeEndpoint } from '../../contracts/secret';
+import {
+  checkSecret,
+  liveDbClusterIdentifier,
+  liveDbInstanceIdentifier,
+  mergeEndpoint,
+} from '../../contracts/secret';
 import { describeUnmanagedReplica } from '../../contracts/tags';
 import { ReplicaNotFound, ReplicaNotManaged, ReplicaNotReady, SecretChanged } from '../../lib/errors';
 import * as v from '../../lib/input';
@@ -58,6 +74,144 @@ export interface MergeSecretResult {
 }
 
 const WHAT = 'mergeSecret';
+
+export interface MergeClusterSecretInput {
+  secretId: string;
+  dbClusterIdentifier: string;
+  database: string;
+  expectedLive?: string | null;
+}
+
+export interface MergeClusterSecretResult {
+  previousDbClusterIdentifier: string | null;
+  dbClusterIdentifier: string;
+  host: string;
+  port: number;
+}
+
+export function parseClusterInput(event: unknown): MergeClusterSecretInput | undefined {
+  const input = v.object(event, WHAT);
+  if (!Object.hasOwn(input, 'dbClusterIdentifier')) return undefined;
+  const parsed: MergeClusterSecretInput = {
+    secretId: v.string(input, 'secretId', WHAT),
+    dbClusterIdentifier: v.dbInstanceIdentifier(input, 'dbClusterIdentifier', WHAT),
+    database: v.dbInstanceIdentifier(input, 'database', WHAT),
+  };
+  if (Object.hasOwn(input, 'expectedLive')) {
+    parsed.expectedLive = v.optionalDbInstanceIdentifier(input, 'expectedLive', WHAT);
+  }
+  return parsed;
+}
+
+/** Pure: the cluster replica's writer endpoint, or the reason it cannot be used. */
+export function clusterEndpoint(
+  cluster: DBCluster,
+  writer: DBInstance | undefined,
+  deploymentId: string,
+  database: string,
+): { host: string; port: number; engine: string } {
+  const id = cluster.DBClusterIdentifier;
+  const notManaged = describeUnmanagedReplica(cluster.TagList, deploymentId, database);
+  if (notManaged) {
+    throw new ReplicaNotManaged(
+      `cluster ${id} is not a replica of ${database} managed by ${deploymentId}: ${notManaged} ` +
+        '(point the secret only at replicas this deployment created)',
+    );
+  }
+  if (cluster.Status !== 'available') {
+    throw new ReplicaNotReady(
+      `cluster ${id} is '${cluster.Status}', not 'available' (wait until it is available, then retry)`,
+    );
+  }
+  if (writer?.DBInstanceStatus !== 'available') {
+    throw new ReplicaNotReady(
+      `cluster ${id} has no available writer instance (${writer ? `${writer.DBInstanceIdentifier} is '${writer.DBInstanceStatus}'` : 'none'}; wait until it is available, then retry)`,
+    );
+  }
+  const host = cluster.Endpoint;
+  const port = cluster.Port;
+  if (!host || typeof port !== 'number') {
+    throw new ReplicaNotReady(`cluster ${id} has no endpoint yet (wait until it is available, then retry)`);
+  }
+  return { host, port, engine: cluster.Engine ?? '' };
+}
+
+async function describeCluster(id: string): Promise<{ cluster: DBCluster; writer: DBInstance | undefined }> {
+  let cluster: DBCluster | undefined;
+  try {
+    const out = await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }));
+    cluster = out.DBClusters?.[0];
+  } catch (error) {
+    const name = (error as Error)?.name;
+    if (name !== 'DBClusterNotFoundFault' && name !== 'DBClusterNotFound') throw error;
+  }
+  if (!cluster) {
+    throw new ReplicaNotFound(`cluster ${id} does not exist (check the replica name)`);
+  }
+  const writerId = cluster.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
+  let writer: DBInstance | undefined;
+  if (writerId) {
+    try {
+      writer = await describeInstance(writerId);
+    } catch (error) {
+      if (!(error instanceof ReplicaNotFound)) throw error;
+    }
+  }
+  return { cluster, writer };
+}
+
+async function mergeCluster(
+  input: MergeClusterSecretInput,
+  log: typeof logger,
+): Promise<MergeClusterSecretResult> {
+  const deploymentId = v.env('DEPLOYMENT_ID');
+  const target = input.dbClusterIdentifier.toLowerCase();
+  const { cluster, writer } = await describeCluster(target);
+  const endpoint = clusterEndpoint(cluster, writer, deploymentId, input.database);
+
+  const got = await currentSecretString(secrets, input.secretId);
+  const secret = checkSecret(input.secretId, got.secretString);
+  const current = liveDbClusterIdentifier(secret);
+  const alreadyMerged = sameDbInstance(current, target);
+  if (!alreadyMerged && input.expectedLive !== undefined && !sameLive(current, input.expectedLive)) {
+    throw new SecretChanged(
+      `secret ${input.secretId} points at cluster ${current ?? 'none'}, not at ${input.expectedLive ?? 'none'} ` +
+        'as when this run began (another run or an operator changed it; check the secret, then re-run)',
+    );
+  }
+  const merged = mergeEndpoint(
+    got.secretString as string,
+    { host: endpoint.host, port: endpoint.port, dbClusterIdentifier: target, engine: endpoint.engine },
+    input.secretId,
+  );
+  if (!merged.unchanged) {
+    await secrets.send(
+      new PutSecretValueCommand({
+        SecretId: input.secretId,
+        SecretString: merged.secretString,
+        ClientRequestToken: clientRequestToken(`cluster:${target}`, got.versionId),
+      }),
+    );
+  }
+  const previous = alreadyMerged
+    ? input.expectedLive !== undefined
+      ? input.expectedLive
+      : null
+    : merged.previousDbInstanceIdentifier;
+  log.info(merged.unchanged ? 'secret already pointed at the cluster' : 'pointed secret at cluster', {
+    secretId: input.secretId,
+    dbClusterIdentifier: target,
+    previousDbClusterIdentifier: previous,
+    host: endpoint.host,
+    port: endpoint.port,
+  });
+  return {
+    previousDbClusterIdentifier: previous,
+    dbClusterIdentifier: target,
+    host: endpoint.host,
+    port: endpoint.port,
+  };
+}
 
 export function parseInput(event: unknown): MergeSecretInput {
   const input = v.object(event, WHAT);
@@ -141,8 +295,18 @@ function sameLive(a: string | null, b: string | null): boolean {
   return a === null || b === null ? a === b : sameDbInstance(a, b);
 }
 
-export const handler = async (event: unknown, context?: Context): Promise<MergeSecretResult> => {
+export async function handler(
+  event: MergeClusterSecretInput,
+  context?: Context,
+): Promise<MergeClusterSecretResult>;
+export async function handler(event: unknown, context?: Context): Promise<MergeSecretResult>;
+export async function handler(
+  event: unknown,
+  context?: Context,
+): Promise<MergeSecretResult | MergeClusterSecretResult> {
   const log = logger.child({ requestId: context?.awsRequestId });
+  const clusterInput = parseClusterInput(event);
+  if (clusterInput) return mergeCluster(clusterInput, log);
   const input = parseInput(event);
   const deploymentId = v.env('DEPLOYMENT_ID');
   const target = input.dbInstanceIdentifier.toLowerCase();
@@ -197,4 +361,4 @@ export const handler = async (event: unknown, context?: Context): Promise<MergeS
     host: endpoint.host,
     port: endpoint.port,
   };
-};
+}

@@ -13,7 +13,11 @@
  *         after              optional: a name a restore met taken; the next free one after it
  *         mode               'where': only read where the secret points (read-only; used after a
  *                            failed secret switch); the result is then { liveDbInstanceIdentifier }
- * Result: { dbInstanceIdentifier, liveDbInstanceIdentifier }  (live is null on the first replication)
+ *         kind               optional 'instance' (default) or 'cluster': an Aurora DB cluster's replica
+ *                            is a cluster and its writer instance of the same name, so the name must be
+ *                            free among both; the live replica is the secret's `dbClusterIdentifier`
+ * Result: { dbInstanceIdentifier, liveDbInstanceIdentifier }  (live is null on the first replication);
+ *         kind cluster: { dbClusterIdentifier, liveDbClusterIdentifier }
  * Errors: InvalidInput, InvalidSecret, InvalidConfiguration, NoFreeReplicaName; SDK errors pass
  *         through for Retry.
  * Environment:
@@ -24,11 +28,11 @@
  *
  * The secret value never leaves this function: neither in the result nor in a log line.
  */
-import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { findReplicaName, replicaPrefix } from '../../contracts/names';
-import { checkSecret, liveDbInstanceIdentifier } from '../../contracts/secret';
+import { checkSecret, liveDbClusterIdentifier, liveDbInstanceIdentifier } from '../../contracts/secret';
 import { InvalidConfiguration, InvalidInput, show } from '../../lib/errors';
 import * as v from '../../lib/input';
 import { logger } from '../../lib/logger';
@@ -44,6 +48,7 @@ export interface NameReplicaInput {
   prefix?: string;
   after?: string;
   mode?: 'name' | 'where';
+  kind?: 'instance' | 'cluster';
 }
 
 export interface NameReplicaResult {
@@ -55,6 +60,15 @@ export interface WhereResult {
   liveDbInstanceIdentifier: string | null;
 }
 
+export interface ClusterNameResult {
+  dbClusterIdentifier: string;
+  liveDbClusterIdentifier: string | null;
+}
+
+export interface ClusterWhereResult {
+  liveDbClusterIdentifier: string | null;
+}
+
 const WHAT = 'nameReplica';
 
 export function parseInput(event: unknown): NameReplicaInput {
@@ -64,6 +78,10 @@ export function parseInput(event: unknown): NameReplicaInput {
   const mode = input.mode === undefined || input.mode === null ? 'name' : input.mode;
   if (mode !== 'name' && mode !== 'where') {
     throw new InvalidInput(`${WHAT} input field 'mode' must be 'name' or 'where', got ${show(mode)}`);
+  }
+  const kind = input.kind === undefined || input.kind === null ? 'instance' : input.kind;
+  if (kind !== 'instance' && kind !== 'cluster') {
+    throw new InvalidInput(`${WHAT} input field 'kind' must be 'instance' or 'cluster', got ${show(kind)}`);
   }
   const after =
     input.after === undefined || input.after === null
@@ -79,6 +97,7 @@ export function parseInput(event: unknown): NameReplicaInput {
     ...(prefix === undefined ? {} : { prefix }),
     ...(after === undefined ? {} : { after }),
     mode,
+    kind,
   };
 }
 
@@ -107,14 +126,55 @@ export async function instanceExists(id: string): Promise<boolean> {
   }
 }
 
+export async function clusterExists(id: string): Promise<boolean> {
+  try {
+    await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }));
+    return true;
+  } catch (error) {
+    const name = (error as Error)?.name;
+    if (name === 'DBClusterNotFoundFault' || name === 'DBClusterNotFound') return false;
+    throw error;
+  }
+}
+
+/** A cluster replica's name is taken when a DB cluster or a DB instance (its writer's name) has it. */
+const clusterNameTaken = async (id: string): Promise<boolean> =>
+  (await clusterExists(id)) || (await instanceExists(id));
+
 export const handler = async (
   event: unknown,
   context?: Context,
-): Promise<NameReplicaResult | WhereResult> => {
+): Promise<NameReplicaResult | WhereResult | ClusterNameResult | ClusterWhereResult> => {
   const log = logger.child({ requestId: context?.awsRequestId });
   const input = parseInput(event);
   const got = await currentSecretString(secrets, input.secretId);
   const secret = checkSecret(input.secretId, got.secretString);
+  if (input.kind === 'cluster') {
+    const liveCluster = liveDbClusterIdentifier(secret);
+    if (input.mode === 'where') {
+      log.info('secret points at', { secretId: input.secretId, liveDbClusterIdentifier: liveCluster });
+      return { liveDbClusterIdentifier: liveCluster };
+    }
+    const prefix = namePrefix(
+      input.database,
+      input.prefix,
+      v.optionalEnv('INSTANCE_NAME_PREFIX'),
+      v.env('DEPLOYMENT_ID'),
+    );
+    const dbClusterIdentifier = await findReplicaName(
+      prefix,
+      input.snapshotCreateTime,
+      clusterNameTaken,
+      input.after,
+    );
+    log.info('named cluster replica', {
+      database: input.database,
+      secretId: input.secretId,
+      dbClusterIdentifier,
+      liveDbClusterIdentifier: liveCluster,
+    });
+    return { dbClusterIdentifier, liveDbClusterIdentifier: liveCluster };
+  }
   const live = liveDbInstanceIdentifier(secret);
   if (input.mode === 'where') {
     log.info('secret points at', { secretId: input.secretId, liveDbInstanceIdentifier: live });

@@ -14,12 +14,15 @@
  *   SOURCE_REGION      optional; when set, messages and snapshot ARNs must be from this Region
  *   DATABASES          comma-separated source DB instance identifiers this deployment replicates
  *                      (lower-cased, as RDS stores them; messages must name them in lower case)
- *   STATE_MACHINE_ARN  the destination `replicate` state machine
+ *   STATE_MACHINE_ARN  the destination `replicate` state machine (DB instances, message version 1)
+ *   CLUSTERS           optional: comma-separated source DB cluster identifiers this deployment replicates
+ *   CLUSTER_STATE_MACHINE_ARN  the destination `replicate-cluster` state machine (message version 2,
+ *                      kind cluster); required when CLUSTERS lists any
  *   LOG_LEVEL          DEBUG | INFO (default) | WARN | ERROR
  */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context, SNSEvent, SNSEventRecord } from 'aws-lambda';
-import { type MessageExpectations, parseReplicationMessage } from '../../contracts/message';
+import { databaseOf, type MessageExpectations, parseReplicationMessage } from '../../contracts/message';
 import { executionName } from '../../contracts/names';
 import { normalizeDbInstanceIdentifier } from '../../contracts/rds';
 import { InvalidConfiguration } from '../../lib/errors';
@@ -37,6 +40,8 @@ export interface TriggerResult {
 export interface TriggerConfig {
   topicArn: string;
   stateMachineArn: string;
+  /** Where messages of kind cluster go (undefined when no cluster is configured). */
+  clusterStateMachineArn?: string;
   expect: MessageExpectations;
 }
 
@@ -47,24 +52,36 @@ export function readConfig(): TriggerConfig {
       `SOURCE_ACCOUNT_ID is '${sourceAccountId}'; it must be a 12-digit account id`,
     );
   }
-  const databases = env('DATABASES').split(',').map(normalizeDbInstanceIdentifier).filter(Boolean);
-  if (databases.length === 0) {
-    throw new InvalidConfiguration('DATABASES lists no database (expected e.g. "orders-db,billing-db")');
-  }
+  const databases = (optionalEnv('DATABASES') ?? '')
+    .split(',')
+    .map(normalizeDbInstanceIdentifier)
+    .filter(Boolean);
   const topicArn = env('SOURCE_TOPIC_ARN');
   // The topic is in the source account, so in the partition of every snapshot it may announce.
   const partition = /^arn:([a-z-]+):sns:/.exec(topicArn)?.[1];
   if (!partition) {
     throw new InvalidConfiguration(`SOURCE_TOPIC_ARN is '${topicArn}'; it must be an SNS topic ARN`);
   }
+  const clusters = (optionalEnv('CLUSTERS') ?? '')
+    .split(',')
+    .map(normalizeDbInstanceIdentifier)
+    .filter(Boolean);
+  if (databases.length === 0 && clusters.length === 0) {
+    throw new InvalidConfiguration(
+      'DATABASES and CLUSTERS list no database (expected e.g. DATABASES="orders-db,billing-db")',
+    );
+  }
   return {
     topicArn,
     stateMachineArn: env('STATE_MACHINE_ARN'),
-    expect: { sourceAccountId, sourceRegion: optionalEnv('SOURCE_REGION'), partition, databases },
+    ...(clusters.length > 0 ? { clusterStateMachineArn: env('CLUSTER_STATE_MACHINE_ARN') } : {}),
+    expect: { sourceAccountId, sourceRegion: optionalEnv('SOURCE_REGION'), partition, databases, clusters },
   };
 }
 
-type Verdict = { ok: true; name: string; input: string } | { ok: false; reason: string };
+type Verdict =
+  | { ok: true; name: string; input: string; stateMachineArn: string }
+  | { ok: false; reason: string };
 
 /** Pure: what to do with one record. */
 export function judgeRecord(record: SNSEventRecord, config: TriggerConfig): Verdict {
@@ -80,10 +97,16 @@ export function judgeRecord(record: SNSEventRecord, config: TriggerConfig): Verd
   const parsed = parseReplicationMessage(sns.Message, config.expect);
   if (!parsed.ok) return parsed;
   const m = parsed.message;
+  const { kind, database } = databaseOf(m);
+  // Routing by kind: a DB cluster has its own state machine (parseReplicationMessage has checked
+  // that the cluster is configured, so clusterStateMachineArn is set).
+  const stateMachineArn = kind === 'cluster' ? config.clusterStateMachineArn : config.stateMachineArn;
+  if (!stateMachineArn) return { ok: false, reason: `no state machine is configured for kind ${kind}` };
   return {
     ok: true,
-    name: executionName(m.sourceDbInstanceIdentifier, m.snapshotCreateTime, m.sharedSnapshotArn),
+    name: executionName(database, m.snapshotCreateTime, m.sharedSnapshotArn),
     input: JSON.stringify(m),
+    stateMachineArn,
   };
 }
 
@@ -107,7 +130,7 @@ export const handler = async (event: SNSEvent, context?: Context): Promise<Trigg
     try {
       const out = await sfn.send(
         new StartExecutionCommand({
-          stateMachineArn: config.stateMachineArn,
+          stateMachineArn: verdict.stateMachineArn,
           name: verdict.name,
           input: verdict.input,
         }),

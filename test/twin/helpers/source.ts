@@ -329,4 +329,4 @@ export async function takeNotices(story: SourceStory): Promise<Delivery<Notice>[
 
 export { schemaErrors } from '../../helpers/message-schema';
 
-export const CONTRACT_FIELDS: readonly string[] = [...schema.required].sort();
+export const CONTRACT_FIELDS: readonly string[] = [...schema.$defs.version1.required].sort();
