@@ -631,6 +631,20 @@ describe('the state machine definition', () => {
     });
   });
 
+  it('keeps every fact read from the source instance when a state rebuilds $.instance (only details is dropped)', () => {
+    const all = states();
+    const describe = all.find(([n]) => n === 'Describe Source Instance')![1];
+    const read = Object.keys(describe.ResultSelector as Json)
+      .map((k) => k.replace(/\.\$$/, ''))
+      .filter((k) => k !== 'details');
+    const rebuilt = all.filter(([, s]) => (s.Parameters as Json | undefined)?.instance !== undefined);
+    expect(rebuilt.length).toBeGreaterThan(0);
+    for (const [name, s] of rebuilt) {
+      const kept = Object.keys((s.Parameters as Json).instance as Json).map((k) => k.replace(/\.\$$/, ''));
+      expect({ name, kept: kept.sort() }).toEqual({ name, kept: [...read].sort() });
+    }
+  });
+
   it('is JSONPath only: no JSONata, no Assign, no Credentials, no callback or distributed Map', () => {
     const text = JSON.stringify(definition(dev.template, true));
     expect(text).not.toMatch(/"QueryLanguage":"JSONata"|\{%/);
