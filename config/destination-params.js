@@ -296,6 +296,18 @@ async function read({ resolveVariable }) {
   if (new Set(clusters).size !== clusters.length) {
     fail('clusters', clustersRaw, 'each cluster once', 'orders-aurora,billing-aurora');
   }
+  if (clusters.length > 0 && region !== sourceRegion) {
+    // AWS copies a shared DB cluster snapshot across accounts only within one Region, and not across
+    // Region and account in one step (docs/ARCHITECTURE.md, "Destinations in another Region").
+    fail(
+      'clusters',
+      clustersRaw,
+      `no DB clusters in a destination in another Region (${region}) than sourceRegion (${sourceRegion}): ` +
+        'AWS copies a shared DB cluster snapshot across accounts only within one Region; ' +
+        'deploy a destination for the clusters in the source Region, or leave clusters empty',
+      '',
+    );
+  }
   const allDatabases = [...databases, ...clusters];
   if (allDatabases.length === 0) {
     fail(

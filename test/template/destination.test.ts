@@ -649,6 +649,14 @@ describe('malformed parameters fail packaging and name the parameter', () => {
     );
   });
 
+  test('DB clusters in a destination in another Region than the source (AWS cannot copy them there)', async () => {
+    await expect(
+      packageService('destination', 'dev', { ...CROSS_REGION, clusters: 'orders-aurora' }),
+    ).rejects.toThrow(
+      /parameter clusters is 'orders-aurora': expected no DB clusters in a destination in another Region \(eu-central-1\) than sourceRegion \(eu-west-1\): AWS copies a shared DB cluster snapshot across accounts only within one Region/,
+    );
+  });
+
   test('a name template that would let two databases share replica names', async () => {
     await expect(
       packageService('destination', 'dev', {
@@ -694,6 +702,20 @@ describe('snapshot provenance (issue 9 point 1)', () => {
     expect((asl.States['Is The Copy Available?']!.Choices as { Next: string }[])[0]!.Next).toBe(
       'Is The Copy Of The Database?',
     );
+  });
+});
+
+describe('a cluster snapshot of another Region (issue 14 point 4)', () => {
+  test('replicate-cluster refuses it with CrossRegionClusterCopyUnsupported before the lock', async () => {
+    const t = (await packageService('destination', 'dev', EVERYTHING)).template;
+    const asl = definition(t, 'ReplicateClusterStateMachine');
+    const choice = asl.States['Is The Shared Snapshot In This Region?']!;
+    expect(choice.Default).toBe('Refuse A Cluster Snapshot Of Another Region');
+    expect(asl.States[choice.Default as string]).toMatchObject({
+      Type: 'Fail',
+      Error: 'CrossRegionClusterCopyUnsupported',
+    });
+    expect(String(asl.States[choice.Default as string]!.Cause)).toMatch(/only within one Region/);
   });
 });
 
