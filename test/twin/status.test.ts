@@ -85,15 +85,27 @@ afterAll(async () => {
 });
 
 test('finds the deployment from its stack: every state machine, the state table, the secret, the function that reads it', () => {
-  expect(destination.stateMachines.map((m) => m.key)).toEqual(['replicate', 'rollback']);
+  expect(destination.stateMachines.map((m) => m.key)).toEqual([
+    'replicate',
+    'replicate-cluster',
+    'rollback',
+    'rollback-cluster',
+  ]);
   expect(destination.stateMachines.map((m) => m.arn)).toEqual([
     twin.machineArn('destination', 'replicate'),
+    twin.machineArn('destination', 'replicateCluster'),
     twin.machineArn('destination', 'rollback'),
+    twin.machineArn('destination', 'rollbackCluster'),
   ]);
   expect(destination.tableName).toBe(story.destination.outputs.StateTableName);
   expect(destination.secrets).toEqual({ [DATABASE]: story.secretArn });
   expect(destination.whereFunction).toBe('rds-replica-destination-dev-nameReplica');
-  expect(source.stateMachines.map((m) => m.key)).toEqual(['replicate', 'replicate-database']);
+  expect(source.stateMachines.map((m) => m.key)).toEqual([
+    'replicate',
+    'replicate-clusters',
+    'replicate-database',
+    'snapshot-cluster',
+  ]);
   expect(source.tableName).toBe(story.source.outputs.TableName);
 });
 
