@@ -18,7 +18,7 @@ describe.each(['source', 'destination'] as const)('%s', (side) => {
   test('every state machine has an alarm per bad outcome, notifying the operations topic', () => {
     const t = templates[side];
     const machines = resourcesOfType(t, 'AWS::StepFunctions::StateMachine').map(([id]) => id);
-    expect(machines).toHaveLength(2);
+    expect(machines).toHaveLength(4);
     const alarms = resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
     for (const machine of machines) {
       const mine = alarms.filter(
