@@ -164,10 +164,11 @@ test('--database that the deployment does not replicate: a clear error naming it
     stackName: 'rds-replica-destination-prod',
     region: 'eu-west-1',
     databases: ['orders-db'],
+    clusters: ['orders-aurora'],
     stateMachines: [],
     secrets: {},
   };
   await expect(collectDestination(noCalls, deployment, { database: 'billing-db' })).rejects.toThrow(
-    '--database billing-db is not a database of rds-replica-destination-prod (configured: orders-db); name one of those, or omit --database',
+    '--database billing-db is not a database or cluster of rds-replica-destination-prod (configured: orders-db, orders-aurora); name one of those, or omit --database',
   );
 });
