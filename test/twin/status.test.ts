@@ -425,7 +425,20 @@ test('npx sls replicas: the plugin finds the deployment with only the operator e
   const env = await twin.operatorEnv('destination');
   const { stdout } = await promisify(execFile)(
     'npx',
-    ['--no-install', 'sls', 'replicas', '--config', 'serverless.destination.yml', '--stage', 'dev', '--json'],
+    [
+      '--no-install',
+      'sls',
+      'replicas',
+      '--config',
+      'serverless.destination.yml',
+      '--stage',
+      'dev',
+      // the parameters this deployment was made with (dev's defaults list no clusters)
+      `--param=clusters=${CLUSTERS.join(',')}`,
+      '--param=serverlessV2MinCapacity=0.5',
+      '--param=serverlessV2MaxCapacity=4',
+      '--json',
+    ],
     {
       cwd: `${__dirname}/../..`,
       env: {
@@ -445,6 +458,11 @@ test('npx sls replicas: the plugin finds the deployment with only the operator e
   expect(
     db.runs.some((r) => r.machine === 'rollback' && r.outcome === 'FAILED' && r.error === 'InvalidInput'),
   ).toBe(true);
+  // The cluster and its secret, as the plugin reads them from the resolved parameters.
+  const cluster = report.databases.find((d) => d.database === CLUSTER)!;
+  expect(cluster.kind).toBe('cluster');
+  expect(cluster.live.dbClusterIdentifier).toBe(cluster.replicas.find((r) => r.live)?.dbClusterIdentifier);
+  expect(cluster.live.dbClusterIdentifier).toBe(clusterReplicas[1]);
   expect(stdout).not.toContain(FIXTURE_PASSWORD);
 });
 
