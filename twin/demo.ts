@@ -3,11 +3,10 @@
 // account (a day apart; retention keeps two replicas; the third run starts from the newest automated
 // snapshot, snapshotSource `latest`), then rolled back to the previous replica; then an Aurora
 // PostgreSQL DB cluster of the same deployment is replicated (cluster snapshot, cluster and writer
-// restored, the secret on the cluster endpoint).
+// restored, the secret on the cluster endpoint) and shown by the same status command.
 // Exits non-zero with the failing state's Error and Cause if any execution fails.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { DescribeDBClustersCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { clientsFromEnvironment } from '../plugins/status/src/clients';
 import { collectDestination, collectSource } from '../plugins/status/src/collect';
 import { findDeployment } from '../plugins/status/src/deployment';
@@ -26,7 +25,6 @@ import type { HistoryEvent } from './src/stepfunctions';
 
 const DATABASE = 'orders-db';
 const CLUSTER = 'orders-aurora';
-const TAG_MANAGED_BY = 'rds-replicator:managed-by';
 
 const t0 = Date.now();
 let clockStart = 0;
@@ -87,7 +85,11 @@ async function statusOf(twin: Twin) {
       stackName: destination.stackName,
       region: twin.region,
       databases: [DATABASE],
-      secrets: [{ database: DATABASE, logicalId: 'DatabaseSecretOrdersDashdb' }],
+      clusters: [CLUSTER],
+      secrets: [
+        { database: DATABASE, logicalId: 'DatabaseSecretOrdersDashdb' },
+        { database: CLUSTER, logicalId: 'DatabaseSecretOrdersDashaurora' },
+      ],
       whereFunctionLogicalId: 'NameReplicaLambdaFunction',
     }),
     source: await findDeployment(clients.source, {
@@ -95,18 +97,20 @@ async function statusOf(twin: Twin) {
       stackName: source.stackName,
       region: twin.region,
       databases: [DATABASE],
+      clusters: [CLUSTER],
     }),
   };
   return {
     /** nameReplica invocations the status command made (it asks where the secret points). */
     invocations: 0,
-    async replicas(sections?: DestinationSection[]) {
+    /** `sls replicas --database <database>` (a DB instance or an Aurora DB cluster). */
+    async replicas(database: string, sections?: DestinationSection[]) {
       this.invocations++;
-      const report = await collectDestination(clients.destination, deployments.destination);
+      const report = await collectDestination(clients.destination, deployments.destination, { database });
       for (const line of renderDestination(report, sections)) say(line ? `  ${line}` : '');
     },
-    async source() {
-      const report = await collectSource(clients.source, deployments.source);
+    async source(database: string) {
+      const report = await collectSource(clients.source, deployments.source, { database });
       for (const line of renderSource(report)) say(line ? `  ${line}` : '');
     },
   };
@@ -114,26 +118,6 @@ async function statusOf(twin: Twin) {
 
 async function secretLine(twin: Twin, secretId: string) {
   const secret = await readSecret(twin, secretId);
-  const shown = Object.fromEntries(
-    Object.entries(secret).map(([k, v]) => [k, /password/i.test(k) ? '(not shown)' : v]),
-  );
-  say(`  secret ${secretId}: ${JSON.stringify(shown)}`);
-}
-
-async function clusterTable(twin: Twin, secretId: string) {
-  const { rds } = twin.aws('destination');
-  const secret = await readSecret(twin, secretId);
-  const all = await rds.send(new DescribeDBClustersCommand({}));
-  const deployment = twin.stacks.destination!.stackName;
-  say('  replica cluster (and its writer)      status      live  cluster endpoint');
-  for (const c of (all.DBClusters ?? []).filter((x) =>
-    x.TagList?.some((t) => t.Key === TAG_MANAGED_BY && t.Value === deployment),
-  )) {
-    const live = c.DBClusterIdentifier === secret.dbClusterIdentifier ? ' ★  ' : '    ';
-    say(
-      `  ${String(c.DBClusterIdentifier).padEnd(36)}  ${String(c.Status).padEnd(10)}  ${live}  ${c.Endpoint}:${c.Port}`,
-    );
-  }
   const shown = Object.fromEntries(
     Object.entries(secret).map(([k, v]) => [k, /password/i.test(k) ? '(not shown)' : v]),
   );
@@ -222,8 +206,10 @@ async function main() {
         .databases?.[0];
       say(`  started from: ${JSON.stringify(outcome?.startedFrom)}`);
       say();
-      say('`npx sls replicas --config serverless.destination.yml --stage dev` (the replicas):');
-      await status.replicas(['replicas']);
+      say(
+        `\`npx sls replicas --config serverless.destination.yml --stage dev --database ${DATABASE}\` (the replicas):`,
+      );
+      await status.replicas(DATABASE, ['replicas']);
       await twin.clock.advance(24 * 3600 * 1000 - ((twin.clock.now() - clockStart) % (24 * 3600 * 1000)));
     }
 
@@ -238,11 +224,11 @@ async function main() {
     say(`  output: ${rollback.output}`);
     await secretLine(twin, secretId);
     say();
-    say('`npx sls replicas --config serverless.destination.yml --stage dev`:');
-    await status.replicas();
+    say(`\`npx sls replicas --config serverless.destination.yml --stage dev --database ${DATABASE}\`:`);
+    await status.replicas(DATABASE);
     say();
-    say('`npx sls replication-status --config serverless.source.yml --stage dev`:');
-    await status.source();
+    say(`\`npx sls replication-status --config serverless.source.yml --stage dev --database ${DATABASE}\`:`);
+    await status.source(DATABASE);
 
     for (let run = 1; run <= 1; run++) {
       say();
@@ -252,9 +238,15 @@ async function main() {
       await twin.run('source', 'replicateClusters', { clusters: [CLUSTER] });
       const bad = failed(twin);
       if (bad.length) throw bad[0];
-      await clusterTable(twin, clusterSecretId);
+      await secretLine(twin, clusterSecretId);
       await twin.clock.advance(24 * 3600 * 1000 - ((twin.clock.now() - clockStart) % (24 * 3600 * 1000)));
     }
+    say();
+    say(`\`npx sls replicas --config serverless.destination.yml --stage dev --database ${CLUSTER}\`:`);
+    await status.replicas(CLUSTER);
+    say();
+    say(`\`npx sls replication-status --config serverless.source.yml --stage dev --database ${CLUSTER}\`:`);
+    await status.source(CLUSTER);
 
     const executions = [...twin.sfn.executions.values()];
     const lambdas = twin.lambda.invocations.length - status.invocations;

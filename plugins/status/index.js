@@ -8,7 +8,10 @@
 // imported by a Lambda handler, so none of it reaches a bundle.
 
 const OPTIONS = {
-  database: { usage: 'Only this database (a configured DB instance identifier)', type: 'string' },
+  database: {
+    usage: 'Only this database (a configured DB instance or Aurora DB cluster identifier)',
+    type: 'string',
+  },
   json: { usage: 'Print the report as JSON', type: 'boolean' },
   watch: {
     usage: 'Follow the running executions until they end (a progress bar per RDS phase)',
@@ -33,12 +36,13 @@ class ReplicationStatusPlugin {
     this.commands = {
       replicas: {
         usage:
-          'Destination: per database the live replica, every managed replica, switches and the last runs',
+          'Destination: per database and Aurora DB cluster the live replica, every managed replica, switches and the last runs',
         lifecycleEvents: ['show'],
         options: OPTIONS,
       },
       'replication-status': {
-        usage: 'Source: per database the last runs, the shared copies kept and the lock holder',
+        usage:
+          'Source: per database and Aurora DB cluster the last runs, the shared copies kept and the lock holder',
         lifecycleEvents: ['show'],
         options: OPTIONS,
       },
@@ -68,7 +72,9 @@ class ReplicationStatusPlugin {
       stackName: provider.naming.getStackName(),
       region: provider.getRegion(),
       databases: asList(settings?.databases),
-      secrets: side === 'destination' ? (settings?.secrets ?? []) : [],
+      clusters: asList(settings?.clusters),
+      secrets:
+        side === 'destination' ? [...(settings?.secrets ?? []), ...(settings?.clusterSecrets ?? [])] : [],
       whereFunctionLogicalId:
         side === 'destination' ? provider.naming.getLambdaLogicalId('nameReplica') : undefined,
     };

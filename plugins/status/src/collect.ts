@@ -5,7 +5,12 @@
 // never read here, so it cannot be printed.
 import { type AttributeValue, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { type DBInstance, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import {
+  type DBCluster,
+  type DBInstance,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+} from '@aws-sdk/client-rds';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -17,6 +22,9 @@ import {
 import contract from '../../../src/contracts/contract.json';
 import type { StatusClients } from './clients';
 import type { Deployment, StateMachineRef } from './deployment';
+
+/** A configured DB instance (parameter databases) or Aurora DB cluster (parameter clusters). */
+export type DatabaseKind = 'instance' | 'cluster';
 
 export type Outcome = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
 
@@ -47,21 +55,37 @@ export interface LockView {
 }
 
 export interface ReplicaView {
-  dbInstanceIdentifier: string;
+  /** A DB instance replica (kind instance). */
+  dbInstanceIdentifier?: string;
+  /** A DB cluster replica (kind cluster); its writer instance has the same name. */
+  dbClusterIdentifier?: string;
   live: boolean;
   status: string;
   /** The time of the data: the source snapshot's creation time (tag). */
   snapshotTime?: string;
   createdAt?: string;
+  /** The instance's class; of a cluster, its writer's (db.serverless with Serverless v2). */
   instanceClass?: string;
+  /** Cluster: the Serverless v2 capacity range in ACUs. */
+  serverlessV2?: { minCapacity?: number; maxCapacity?: number };
+  engine?: string;
   allocatedStorageGiB?: number;
   endpoint?: string;
 }
 
+export interface LiveView {
+  /** kind instance: the DB instance the secret points at. */
+  dbInstanceIdentifier?: string | null;
+  /** kind cluster: the DB cluster the secret points at (its `dbClusterIdentifier`). */
+  dbClusterIdentifier?: string | null;
+  problem?: string;
+}
+
 export interface DestinationDatabaseView {
   database: string;
+  kind: DatabaseKind;
   /** Where the secret points, as the deployment's nameReplica function reads it. */
-  live: { dbInstanceIdentifier: string | null; problem?: string };
+  live: LiveView;
   replicas: ReplicaView[];
   /** The switch recorded in the state table (`live#<db>`): what rollback "previous" uses. */
   recordedSwitch?: { to: string; from: string | null; at?: string; by?: string };
@@ -81,6 +105,7 @@ export interface SharedCopyView {
 
 export interface SourceDatabaseView {
   database: string;
+  kind: DatabaseKind;
   runs: RunView[];
   sharedCopies: SharedCopyView[];
   lock?: LockView;
@@ -118,15 +143,38 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /**
  * The databases an execution is about, read from its input as the contracts name them: `database`
- * (rollback, source per-database run), `sourceDbInstanceIdentifier` (the replication message),
- * `databases` (a source run's list). `undefined`: every configured database (a source run of `{}`).
+ * (rollback, source per-database or per-cluster run), `sourceDbInstanceIdentifier` (the replication
+ * message version 1), `sourceDbIdentifier` (version 2, a cluster), `databases` or `clusters` (a
+ * source run's list). `undefined`: every configured database of the machine's kind (a run of `{}`).
  */
 export function databasesOf(input: unknown): string[] | undefined {
   const i = obj(input);
   if (typeof i.database === 'string') return [i.database];
   if (typeof i.sourceDbInstanceIdentifier === 'string') return [i.sourceDbInstanceIdentifier];
-  if (Array.isArray(i.databases)) return i.databases.filter((d): d is string => typeof d === 'string');
+  if (typeof i.sourceDbIdentifier === 'string') return [i.sourceDbIdentifier];
+  for (const list of [i.databases, i.clusters]) {
+    if (Array.isArray(list)) return list.filter((d): d is string => typeof d === 'string');
+  }
   return undefined;
+}
+
+/**
+ * Which kind of database a state machine works on, by its name: the cluster machines
+ * (`replicate-clusters`, `snapshot-cluster`, `replicate-cluster`, `rollback-cluster`) name it.
+ */
+export const machineKind = (key: string): DatabaseKind =>
+  /(^|-)clusters?($|-)/.test(key) ? 'cluster' : 'instance';
+
+export const kindOf = (deployment: Pick<Deployment, 'clusters'>, database: string): DatabaseKind =>
+  (deployment.clusters ?? []).includes(database) ? 'cluster' : 'instance';
+
+/** What a succeeded run's output says it switched the secret to and from (either kind). */
+function switchOf(out: Record<string, unknown>): { to?: string; from: string | null } {
+  return {
+    to: str(out.dbInstanceIdentifier) ?? str(out.dbClusterIdentifier) ?? str(out.to),
+    from:
+      str(out.previousDbInstanceIdentifier) ?? str(out.previousDbClusterIdentifier) ?? str(out.from) ?? null,
+  };
 }
 
 /**
@@ -248,8 +296,7 @@ async function runView(clients: StatusClients, run: DescribedRun, database: stri
   }
   if (view.outcome === 'SUCCEEDED') {
     if (out.dryRun === true) view.dryRun = true;
-    const to = str(out.dbInstanceIdentifier) ?? str(out.to);
-    const from = str(out.previousDbInstanceIdentifier) ?? str(out.from) ?? null;
+    const { to, from } = switchOf(out);
     if (to && !view.dryRun && to !== from) view.switched = { from, to };
   }
   return view;
@@ -266,7 +313,11 @@ async function runsPerDatabase(
   ).flat();
   const result = new Map<string, { shown: RunView[]; switches: DestinationDatabaseView['switches'] }>();
   for (const database of databases) {
-    const mine = all.filter((r) => (databasesOf(r.input) ?? deployment.databases).includes(database));
+    const kind = kindOf(deployment, database);
+    const configured = kind === 'cluster' ? deployment.clusters : deployment.databases;
+    const mine = all.filter(
+      (r) => machineKind(r.machine) === kind && (databasesOf(r.input) ?? configured).includes(database),
+    );
     const shown: RunView[] = [];
     for (const m of deployment.stateMachines) {
       const runs = mine.filter((r) => r.machine === m.key).slice(0, o.runs ?? 3);
@@ -276,8 +327,7 @@ async function runsPerDatabase(
     for (const r of mine) {
       if (r.described.status !== 'SUCCEEDED') continue;
       const out = obj(r.output);
-      const to = str(out.dbInstanceIdentifier) ?? str(out.to);
-      const from = str(out.previousDbInstanceIdentifier) ?? str(out.from) ?? null;
+      const { to, from } = switchOf(out);
       if (!to || out.dryRun === true || to === from) continue;
       switches.push({
         at: iso(r.described.stopDate) ?? '',
@@ -306,37 +356,56 @@ async function lockOf(clients: StatusClients, deployment: Deployment, key: Recor
 }
 
 /** Where the secret points, asked of the deployment's own function (the secret is never read here). */
-async function liveOf(clients: StatusClients, deployment: Deployment, database: string) {
+async function liveOf(
+  clients: StatusClients,
+  deployment: Deployment,
+  database: string,
+  kind: DatabaseKind,
+): Promise<LiveView> {
+  const field = kind === 'cluster' ? 'dbClusterIdentifier' : 'dbInstanceIdentifier';
   const secretId = deployment.secrets[database];
-  if (!deployment.whereFunction || !secretId)
-    return { dbInstanceIdentifier: null, problem: 'no secret known' };
+  if (!deployment.whereFunction || !secretId) return { [field]: null, problem: 'no secret known' };
   try {
+    // Mode 'where' with kind cluster reads the secret's `dbClusterIdentifier` (nameReplica's README).
+    const event = { database, secretId, mode: 'where', ...(kind === 'cluster' ? { kind } : {}) };
     const r = await clients.lambda.send(
       new InvokeCommand({
         FunctionName: deployment.whereFunction,
-        Payload: Buffer.from(JSON.stringify({ database, secretId, mode: 'where' })),
+        Payload: Buffer.from(JSON.stringify(event)),
       }),
     );
     const payload = obj(parse(Buffer.from(r.Payload ?? []).toString('utf8')));
     if (r.FunctionError) {
       return {
-        dbInstanceIdentifier: null,
+        [field]: null,
         problem: `${str(payload.errorType) ?? r.FunctionError}: ${str(payload.errorMessage) ?? ''}`.slice(
           0,
           300,
         ),
       };
     }
-    return { dbInstanceIdentifier: str(payload.liveDbInstanceIdentifier) ?? null };
+    const live = kind === 'cluster' ? payload.liveDbClusterIdentifier : payload.liveDbInstanceIdentifier;
+    return { [field]: str(live) ?? null };
   } catch (e) {
     return {
-      dbInstanceIdentifier: null,
+      [field]: null,
       problem: `${(e as Error).name}: ${(e as Error).message}`.slice(0, 300),
     };
   }
 }
 
-async function managedInstances(clients: StatusClients, deploymentId: string): Promise<DBInstance[]> {
+/** The identifier a live view names, whatever the kind. */
+export const liveIdOf = (live: LiveView): string | null =>
+  live.dbClusterIdentifier ?? live.dbInstanceIdentifier ?? null;
+
+const tagOf = (r: { TagList?: { Key?: string; Value?: string }[] }, k: string) =>
+  r.TagList?.find((t) => t.Key === k)?.Value;
+
+/** Replicas are what carries this deployment's managed-by tag and the replica kind (tags contract). */
+const isManagedReplica = (r: { TagList?: { Key?: string; Value?: string }[] }, deploymentId: string) =>
+  tagOf(r, TAG.managedBy) === deploymentId && tagOf(r, TAG.kind) === contract.kinds.replica;
+
+async function allInstances(clients: StatusClients): Promise<DBInstance[]> {
   const all: DBInstance[] = [];
   let Marker: string | undefined;
   do {
@@ -344,21 +413,64 @@ async function managedInstances(clients: StatusClients, deploymentId: string): P
     all.push(...(page.DBInstances ?? []));
     Marker = page.Marker;
   } while (Marker);
-  const tag = (i: DBInstance, k: string) => i.TagList?.find((t) => t.Key === k)?.Value;
-  return all.filter(
-    (i) => tag(i, TAG.managedBy) === deploymentId && tag(i, TAG.kind) === contract.kinds.replica,
-  );
+  return all;
 }
 
+async function managedClusters(clients: StatusClients, deploymentId: string): Promise<DBCluster[]> {
+  const all: DBCluster[] = [];
+  let Marker: string | undefined;
+  do {
+    const page = await clients.rds.send(new DescribeDBClustersCommand({ Marker }));
+    all.push(...(page.DBClusters ?? []));
+    Marker = page.Marker;
+  } while (Marker);
+  return all.filter((c) => isManagedReplica(c, deploymentId));
+}
+
+/** The configured DB instances, then the configured Aurora DB clusters (or only `--database`). */
 function selected(deployment: Deployment, o: CollectOptions): string[] {
-  if (!o.database) return deployment.databases;
-  if (!deployment.databases.includes(o.database)) {
+  const all = [...deployment.databases, ...deployment.clusters];
+  if (!o.database) return all;
+  if (!all.includes(o.database)) {
     throw new Error(
-      `--database ${o.database.slice(0, 100)} is not a database of ${deployment.stackName} ` +
-        `(configured: ${deployment.databases.join(', ')}); name one of those, or omit --database`,
+      `--database ${o.database.slice(0, 100)} is not a database or cluster of ${deployment.stackName} ` +
+        `(configured: ${all.join(', ')}); name one of those, or omit --database`,
     );
   }
   return [o.database];
+}
+
+function instanceReplica(i: DBInstance, live: string | null): ReplicaView {
+  return {
+    dbInstanceIdentifier: i.DBInstanceIdentifier ?? '',
+    live: i.DBInstanceIdentifier === live,
+    status: i.DBInstanceStatus ?? '',
+    snapshotTime: tagOf(i, TAG.snapshotTime),
+    createdAt: iso(i.InstanceCreateTime),
+    instanceClass: i.DBInstanceClass,
+    engine: i.Engine,
+    allocatedStorageGiB: i.AllocatedStorage,
+    endpoint: i.Endpoint?.Address ? `${i.Endpoint.Address}:${i.Endpoint.Port}` : undefined,
+  };
+}
+
+function clusterReplica(c: DBCluster, instances: DBInstance[], live: string | null): ReplicaView {
+  const writerId = c.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
+  const writer = writerId ? instances.find((i) => i.DBInstanceIdentifier === writerId) : undefined;
+  const scaling = c.ServerlessV2ScalingConfiguration;
+  return {
+    dbClusterIdentifier: c.DBClusterIdentifier ?? '',
+    live: c.DBClusterIdentifier === live,
+    status: c.Status ?? '',
+    snapshotTime: tagOf(c, TAG.snapshotTime),
+    createdAt: iso(c.ClusterCreateTime),
+    instanceClass: writer?.DBInstanceClass,
+    ...(scaling
+      ? { serverlessV2: { minCapacity: scaling.MinCapacity, maxCapacity: scaling.MaxCapacity } }
+      : {}),
+    engine: c.Engine,
+    endpoint: c.Endpoint ? `${c.Endpoint}:${c.Port}` : undefined,
+  };
 }
 
 export async function collectDestination(
@@ -367,29 +479,28 @@ export async function collectDestination(
   o: CollectOptions = {},
 ): Promise<StatusReport<DestinationDatabaseView>> {
   const databases = selected(deployment, o);
-  const [instances, runs] = await Promise.all([
-    managedInstances(clients, deployment.stackName),
+  const anyCluster = databases.some((d) => kindOf(deployment, d) === 'cluster');
+  const [instances, clusters, runs] = await Promise.all([
+    allInstances(clients),
+    anyCluster ? managedClusters(clients, deployment.stackName) : [],
     runsPerDatabase(clients, deployment, databases, o),
   ]);
   const views: DestinationDatabaseView[] = [];
   for (const database of databases) {
-    const live = await liveOf(clients, deployment, database);
-    const tag = (i: DBInstance, k: string) => i.TagList?.find((t) => t.Key === k)?.Value;
-    const replicas = instances
-      .filter((i) => tag(i, TAG.sourceDatabase) === database)
-      .map(
-        (i): ReplicaView => ({
-          dbInstanceIdentifier: i.DBInstanceIdentifier ?? '',
-          live: i.DBInstanceIdentifier === live.dbInstanceIdentifier,
-          status: i.DBInstanceStatus ?? '',
-          snapshotTime: tag(i, TAG.snapshotTime),
-          createdAt: iso(i.InstanceCreateTime),
-          instanceClass: i.DBInstanceClass,
-          allocatedStorageGiB: i.AllocatedStorage,
-          endpoint: i.Endpoint?.Address ? `${i.Endpoint.Address}:${i.Endpoint.Port}` : undefined,
-        }),
-      )
-      .sort((a, b) => (b.snapshotTime ?? '').localeCompare(a.snapshotTime ?? ''));
+    const kind = kindOf(deployment, database);
+    const live = await liveOf(clients, deployment, database, kind);
+    const liveId = liveIdOf(live);
+    const replicas = (
+      kind === 'cluster'
+        ? clusters
+            .filter((c) => tagOf(c, TAG.sourceDatabase) === database)
+            .map((c) => clusterReplica(c, instances, liveId))
+        : instances
+            .filter(
+              (i) => isManagedReplica(i, deployment.stackName) && tagOf(i, TAG.sourceDatabase) === database,
+            )
+            .map((i) => instanceReplica(i, liveId))
+    ).sort((a, b) => (b.snapshotTime ?? '').localeCompare(a.snapshotTime ?? ''));
     let recordedSwitch: DestinationDatabaseView['recordedSwitch'];
     if (deployment.tableName) {
       const item = (
@@ -397,11 +508,11 @@ export async function collectDestination(
           new GetItemCommand({ TableName: deployment.tableName, Key: { pk: { S: `live#${database}` } } }),
         )
       ).Item;
-      const sw = obj(parse(item?.switch?.S));
-      if (typeof sw.dbInstanceIdentifier === 'string') {
+      const sw = switchOf(obj(parse(item?.switch?.S)));
+      if (sw.to) {
         recordedSwitch = {
-          to: sw.dbInstanceIdentifier,
-          from: str(sw.previousDbInstanceIdentifier) ?? null,
+          to: sw.to,
+          from: sw.from,
           at: item?.runStartedAt?.S,
           by: item?.switchedBy?.S?.split(':').pop(),
         };
@@ -410,6 +521,7 @@ export async function collectDestination(
     const r = runs.get(database)!;
     views.push({
       database,
+      kind,
       live,
       replicas,
       recordedSwitch,
@@ -452,6 +564,7 @@ export async function collectSource(
     }
     views.push({
       database,
+      kind: kindOf(deployment, database),
       runs: runs.get(database)!.shown,
       sharedCopies,
       lock: await lockOf(clients, deployment, { pk: { S: `lock#${database}` }, sk: { S: 'lock' } }),

@@ -18,11 +18,14 @@ export interface Deployment {
   /** Stack name and deployment id (`<service>-<stage>`): the managed-by tag of what it creates. */
   stackName: string;
   region: string;
+  /** The configured DB instances. */
   databases: string[];
+  /** The configured Aurora DB clusters (parameter clusters). */
+  clusters: string[];
   stateMachines: StateMachineRef[];
   /** The lock (and, on the destination, live-replica history) table. */
   tableName?: string;
-  /** Destination: the secret of each database (ARN). */
+  /** Destination: the secret of each database and cluster (ARN). */
   secrets: Record<string, string>;
   /** Destination: the function that reads where a secret points (nameReplica, mode 'where'). */
   whereFunction?: string;
@@ -40,6 +43,8 @@ export interface DeploymentQuery {
   stackName: string;
   region: string;
   databases: string[];
+  /** Aurora DB clusters (none when absent). */
+  clusters?: string[];
   secrets?: SecretRef[];
   /** Logical id of the function answering mode 'where' (destination). */
   whereFunctionLogicalId?: string;
@@ -82,6 +87,7 @@ export async function findDeployment(clients: StatusClients, q: DeploymentQuery)
     stackName: q.stackName,
     region: q.region,
     databases: q.databases,
+    clusters: q.clusters ?? [],
     stateMachines,
     tableName: table?.PhysicalResourceId,
     secrets,

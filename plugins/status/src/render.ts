@@ -1,6 +1,13 @@
 // Plain-text tables of a status report (pure: a report in, lines out). `--json` prints the report
 // itself instead.
-import type { DestinationDatabaseView, RunView, SourceDatabaseView, StatusReport } from './collect';
+import {
+  type DestinationDatabaseView,
+  liveIdOf,
+  type ReplicaView,
+  type RunView,
+  type SourceDatabaseView,
+  type StatusReport,
+} from './collect';
 
 /** `2026-12-02T01:02:03.456Z` -> `2026-12-02 01:02:03Z`. */
 export const time = (iso?: string) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z` : '-');
@@ -59,13 +66,34 @@ function lockLine(lock?: { holder: string; holderStatus: string; since?: string 
   return `  lock: held by ${lock.holder.split(':').pop()} (${lock.holderStatus})${lock.since ? ` since ${time(lock.since)}` : ''}${stale}`;
 }
 
+/** A cluster's writer class; with Serverless v2 its capacity range: `db.serverless (0.5-4 ACUs)`. */
+export function writerClass(r: ReplicaView): string {
+  const v2 = r.serverlessV2;
+  const range = v2 ? ` (${v2.minCapacity ?? '?'}-${v2.maxCapacity ?? '?'} ACUs)` : '';
+  return `${r.instanceClass ?? '-'}${range}`;
+}
+
 function replicaLines(d: DestinationDatabaseView): string[] {
   if (d.replicas.length === 0) return ['  none'];
+  if (d.kind === 'cluster') {
+    return table(
+      ['', 'replica cluster', 'status', 'data from', 'created', 'writer class', 'engine'],
+      d.replicas.map((r) => [
+        r.live ? '★' : ' ',
+        r.dbClusterIdentifier ?? '-',
+        r.status,
+        time(r.snapshotTime),
+        time(r.createdAt),
+        writerClass(r),
+        r.engine ?? '-',
+      ]),
+    );
+  }
   return table(
     ['', 'replica', 'status', 'data from', 'created', 'class', 'size'],
     d.replicas.map((r) => [
       r.live ? '★' : ' ',
-      r.dbInstanceIdentifier,
+      r.dbInstanceIdentifier ?? '-',
       r.status,
       time(r.snapshotTime),
       time(r.createdAt),
@@ -89,6 +117,10 @@ function switchLines(d: DestinationDatabaseView): string[] {
   return out;
 }
 
+/** `database orders-db`, or `Aurora DB cluster orders-aurora` (a report of an older version has no kind). */
+const heading = (d: { database: string; kind?: string }) =>
+  d.kind === 'cluster' ? `Aurora DB cluster ${d.database}` : `database ${d.database}`;
+
 export type DestinationSection = 'replicas' | 'switches' | 'runs';
 
 export function renderDestination(
@@ -97,10 +129,11 @@ export function renderDestination(
 ): string[] {
   const out = [`${report.deployment} (${report.region}): state machines ${report.stateMachines.join(', ')}`];
   for (const d of report.databases) {
-    out.push('', `database ${d.database}`);
+    out.push('', heading(d));
+    const live = liveIdOf(d.live);
     out.push(
-      d.live.dbInstanceIdentifier
-        ? `  live: ${d.live.dbInstanceIdentifier} (the secret points at it)`
+      live
+        ? `  live: ${live} (the secret points at it)`
         : `  live: unknown${d.live.problem ? ` (${d.live.problem})` : ''}`,
     );
     out.push(lockLine(d.lock));
@@ -114,9 +147,9 @@ export function renderDestination(
 export function renderSource(report: StatusReport<SourceDatabaseView>): string[] {
   const out = [`${report.deployment} (${report.region}): state machines ${report.stateMachines.join(', ')}`];
   for (const d of report.databases) {
-    out.push('', `database ${d.database}`);
+    out.push('', heading(d));
     out.push(lockLine(d.lock));
-    out.push('', '  shared copies kept (newest first)');
+    out.push('', `  shared ${d.kind === 'cluster' ? 'cluster snapshots' : 'copies'} kept (newest first)`);
     if (d.sharedCopies.length === 0) out.push('  none');
     else
       out.push(

@@ -12,7 +12,7 @@ import {
 import { DescribeExecutionCommand, type HistoryEvent, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { StatusClients } from './clients';
-import { databasesOf, describeRun, executionHistory, type RunView } from './collect';
+import { databasesOf, describeRun, executionHistory, machineKind, type RunView } from './collect';
 import type { Deployment } from './deployment';
 import { duration, time } from './render';
 
@@ -170,7 +170,9 @@ export async function watch(
         try {
           input = JSON.parse(d.input ?? '{}');
         } catch {}
-        const dbs = databasesOf(input) ?? deployment.databases;
+        const dbs =
+          databasesOf(input) ??
+          (machineKind(m.key) === 'cluster' ? deployment.clusters : deployment.databases);
         if (o.database && !dbs.includes(o.database)) continue;
         const label = `${m.key} ${d.name}`;
         tracked.set(e.executionArn, {
