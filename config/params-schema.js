@@ -82,7 +82,7 @@ function expected(rule) {
  * undefined). Returns the converted values, an absent optional parameter with its schema default,
  * and one problem per parameter that fails, in the schema's order:
  * (or per entry of a list):
- *   {name, raw, kind: 'value' | 'entry' | 'count' | 'repeated' | 'missing', entry, count, expected, example}
+ *   {name, raw, kind: 'value' | 'entry' | 'count' | 'repeated' | 'missing', entry, count, item, expected, example}
  */
 function validate(service, raw) {
   const schema = SCHEMAS[service];
@@ -102,7 +102,13 @@ function validate(service, raw) {
     if (problems.has(error.instancePath || key)) continue;
     const rule = schema.properties[key];
     const example = String(rule.examples[0]);
-    const problem = { name: key, raw: raw[key], example, expected: expected(rule) };
+    const problem = {
+      name: key,
+      raw: raw[key],
+      example,
+      expected: expected(rule),
+      item: rule['x-item'] ?? 'entry',
+    };
     if (missing) problem.kind = 'missing';
     else if (index !== undefined) {
       problem.kind = 'entry';
