@@ -91,6 +91,12 @@ export function blocks(): Block[] {
       end: `<!-- params-table:${service}:end -->`,
       body: readmeTable(service),
     },
+    {
+      file: ymlFile(service),
+      begin: `    # params-defaults:begin (${COMMAND}, from config/${service}-params.schema.json)`,
+      end: '    # params-defaults:end',
+      body: ymlDefaults(service),
+    },
   ]);
 }
 

@@ -1,7 +1,9 @@
 // The parameters of both services are data (config/*-params.schema.json): the schemas are valid JSON
 // Schema that ajv compiles in strict mode, their defaults and examples pass their own rules, and
-// the README tables generated from them are up to date (scripts/params-table.ts --write).
+// the README tables and the serverless files' params.default generated from them are up to date
+// (scripts/params-table.ts --write).
 import { SCHEMAS, stale } from '../../scripts/params-table';
+import { DEFAULT_NAME_TEMPLATE } from '../../src/contracts/names';
 
 // config/ is plain CommonJS run by Serverless at package time.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -47,4 +49,12 @@ describe.each(services)('the %s parameter schema', (service) => {
       SCHEMAS[service].required,
     );
   });
+});
+
+test('both services give maxWaitMinutes the same rule (statemachines/fragments/polling.js reads it)', () => {
+  expect(SCHEMAS.destination.properties.maxWaitMinutes).toEqual(SCHEMAS.source.properties.maxWaitMinutes);
+});
+
+test('the default name template is the one src/contracts/names.ts applies to an empty value', () => {
+  expect(SCHEMAS.destination.properties.instanceNamePrefix!.default).toBe(DEFAULT_NAME_TEMPLATE);
 });
