@@ -17,9 +17,13 @@ const contract = require('../src/contracts/contract.json');
 const { normaliseDbInstanceIdentifier } = require('../src/contracts/db-identifier.js');
 const { validate } = require('./params-schema.js');
 
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key\/[A-Za-z0-9-]+$/;
-const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):[A-Za-z0-9_-]{1,256}$/;
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$/;
+const SCHEMA = require('./destination-params.schema.json');
+
+/** Region and account of an ARN the schema accepted: `arn:<partition>:<service>:<region>:<account>:...`. */
+function arnParts(value) {
+  const [, , , region, account] = value.split(':');
+  return [region, account];
+}
 
 // Replica names are `<prefix>-<yyyymmddthhmmss>[-NN]`; the prefix of each database comes from the
 // naming rule in src/contracts/names.ts, loaded here as it is (bundled on the fly by esbuild), so the
@@ -91,7 +95,7 @@ async function read({ resolveVariable }) {
 
   // Every parameter against its schema; the first problem (in the schema's order) fails packaging.
   const raw = {};
-  for (const name of Object.keys(require('./destination-params.schema.json').properties)) {
+  for (const name of Object.keys(SCHEMA.properties)) {
     raw[name] = await param(name);
   }
   const { values, problems } = validate('destination', raw);
@@ -144,7 +148,7 @@ async function read({ resolveVariable }) {
   if (sourceTopicArn === '') {
     sourceTopicArn = arn('sns', sourceRegion, sourceAccountId, `rds-replica-source-${stage}-replication`);
   } else {
-    const [, topicRegion, topicAccount] = SNS_TOPIC_ARN.exec(sourceTopicArn);
+    const [topicRegion, topicAccount] = arnParts(sourceTopicArn);
     if (topicRegion !== sourceRegion || topicAccount !== sourceAccountId) {
       fail(
         'sourceTopicArn',
@@ -168,7 +172,7 @@ async function read({ resolveVariable }) {
     );
   }
   if (sourceKmsKeyArn !== '') {
-    const [, keyRegion, keyAccount] = KMS_KEY_ARN.exec(sourceKmsKeyArn);
+    const [keyRegion, keyAccount] = arnParts(sourceKmsKeyArn);
     if (keyRegion !== sourceRegion || keyAccount !== sourceAccountId) {
       fail(
         'sourceKmsKeyArn',
@@ -179,7 +183,7 @@ async function read({ resolveVariable }) {
     }
   }
 
-  if (kmsKeyArn !== '' && KMS_KEY_ARN.exec(kmsKeyArn)[1] !== region) {
+  if (kmsKeyArn !== '' && arnParts(kmsKeyArn)[0] !== region) {
     // copyDBSnapshot needs a key in the Region it copies into (AWS-FACTS.md)
     fail(
       'kmsKeyArn',
@@ -220,7 +224,7 @@ async function read({ resolveVariable }) {
     fail(
       'databases',
       raw.databases,
-      `1 to 50 comma-separated source DB instance identifiers (or Aurora DB clusters in the parameter clusters)`,
+      `1 to ${SCHEMA.properties.databases.maxItems} comma-separated source DB instance identifiers (or Aurora DB clusters in the parameter clusters)`,
       'orders-db,billing-db',
     );
   }
@@ -251,12 +255,12 @@ async function read({ resolveVariable }) {
         example,
       );
     }
-    const m = SECRET_ARN.exec(secretArn);
-    if (m[1] !== region) {
+    const [secretRegion] = arnParts(secretArn);
+    if (secretRegion !== region) {
       fail(
         'secretArns',
         raw.secretArns,
-        `secrets in ${region}, the Region of this stack (${db}'s is in ${m[1]})`,
+        `secrets in ${region}, the Region of this stack (${db}'s is in ${secretRegion})`,
         example,
       );
     }
@@ -266,7 +270,7 @@ async function read({ resolveVariable }) {
   }
   // Secrets Manager decrypts a secret with its key in the secret's Region, which is this stack's.
   for (const key of secretKmsKeyArns) {
-    if (KMS_KEY_ARN.exec(key)[1] !== region) {
+    if (arnParts(key)[0] !== region) {
       fail(
         'secretKmsKeyArns',
         raw.secretKmsKeyArns,
