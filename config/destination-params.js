@@ -7,28 +7,23 @@
 // `sls package` / `sls deploy` with a message naming the parameter, the value and the fix.
 //
 // Parameters come from `params:` (default, then the stage) and `--param="name=value"`; on the
-// command line every value is a string, so booleans and numbers are parsed here.
+// command line every value is a string. Each parameter's type, pattern or range, default, example
+// and meaning are in config/destination-params.schema.json (checked and converted by
+// config/params-schema.js); this file holds only what a schema cannot say: rules across parameters,
+// rules that need other code (the replica name templates), and the values derived from them.
 
 const path = require('node:path');
 const contract = require('../src/contracts/contract.json');
-const {
-  isDbInstanceIdentifier,
-  normaliseDbInstanceIdentifier,
-} = require('../src/contracts/db-identifier.js');
+const { normaliseDbInstanceIdentifier } = require('../src/contracts/db-identifier.js');
+const { validate } = require('./params-schema.js');
 
-const ACCOUNT = /^[0-9]{12}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key\/[A-Za-z0-9-]+$/;
-const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):[A-Za-z0-9_-]{1,256}$/;
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$/;
-const INSTANCE_CLASS = /^db\.[a-z0-9]+\.[a-z0-9]+$/;
-const SUBNET_GROUP = /^[a-z0-9][a-z0-9._-]{0,254}$/;
-const SECURITY_GROUP = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-const PARAMETER_GROUP = /^[a-z](?:[a-z0-9.]|-(?=[a-z0-9.])){0,254}$/;
-const OPTION_GROUP = /^[a-z](?:[a-z0-9:]|-(?=[a-z0-9:])){0,254}$/;
-const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
-const USERNAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
-const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+const SCHEMA = require('./destination-params.schema.json');
+
+/** Region and account of an ARN the schema accepted: `arn:<partition>:<service>:<region>:<account>:...`. */
+function arnParts(value) {
+  const [, , , region, account] = value.split(':');
+  return [region, account];
+}
 
 // Replica names are `<prefix>-<yyyymmddthhmmss>[-NN]`; the prefix of each database comes from the
 // naming rule in src/contracts/names.ts, loaded here as it is (bundled on the fly by esbuild), so the
@@ -52,57 +47,16 @@ function names() {
   }
   return namesModule;
 }
-// One CloudFormation secret per database when none is given; keep the stack far from its limits.
-const MAX_DATABASES = 50;
-const MAX_KEEP = 20;
 
 class ParameterError extends Error {}
 
 function fail(name, raw, expected, example) {
-  const shown = raw === undefined || raw === null || raw === '' ? 'empty' : `'${raw}'`;
+  const text = raw === undefined || raw === null ? '' : String(raw);
+  const shown = text === '' ? 'empty' : `'${text.length > 100 ? `${text.slice(0, 100)}...` : text}'`;
   throw new ParameterError(
     `parameter ${name} is ${shown}: expected ${expected} (for example --param="${name}=${example}", ` +
       `or set it under params.<stage> in serverless.destination.yml)`,
   );
-}
-
-function text(raw) {
-  return raw === undefined || raw === null ? '' : String(raw).trim();
-}
-
-function required(name, raw, pattern, expected, example) {
-  const value = text(raw);
-  if (!pattern.test(value)) fail(name, raw, expected, example);
-  return value;
-}
-
-function optional(name, raw, pattern, expected, example) {
-  const value = text(raw);
-  if (value !== '' && !pattern.test(value)) fail(name, raw, expected, example);
-  return value;
-}
-
-function bool(name, raw) {
-  const value = text(raw).toLowerCase();
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  return fail(name, raw, 'true or false', 'true');
-}
-
-function integer(name, raw, min, max, example) {
-  const value = text(raw);
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < min || n > max) {
-    fail(name, raw, `a whole number from ${min} to ${max}`, example);
-  }
-  return n;
-}
-
-function list(raw) {
-  return text(raw)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 }
 
 /** `orders-db` -> `OrdersDashdb`, the way the Serverless Framework normalises names. */
@@ -129,7 +83,8 @@ async function read({ resolveVariable }) {
     }
   };
   const service = await resolveVariable('self:service');
-  const stage = text(await resolveVariable('sls:stage'));
+  const stageValue = await resolveVariable('sls:stage');
+  const stage = stageValue === undefined || stageValue === null ? '' : String(stageValue).trim();
   if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$/.test(stage)) {
     throw new ParameterError(
       `stage '${stage}': expected 1-20 lower-case letters, digits and single hyphens ` +
@@ -138,21 +93,41 @@ async function read({ resolveVariable }) {
   }
   const deploymentId = `${service}-${stage}`;
 
-  const region = required('region', await param('region'), REGION, 'an AWS Region', 'eu-west-1');
-  const sourceAccountId = required(
-    'sourceAccountId',
-    await param('sourceAccountId'),
-    ACCOUNT,
-    'the 12-digit id of the source account',
-    '111111111111',
-  );
-  const sourceRegion = required(
-    'sourceRegion',
-    await param('sourceRegion'),
-    REGION,
-    'the Region of the source stack',
-    'eu-west-1',
-  );
+  // Every parameter against its schema; the first problem (in the schema's order) fails packaging.
+  const raw = {};
+  for (const name of Object.keys(SCHEMA.properties)) {
+    raw[name] = await param(name);
+  }
+  const { values, problems } = validate('destination', raw);
+  for (const p of problems) {
+    fail(p.name, p.raw, p.kind === 'entry' ? `${p.expected} ('${p.entry}' is not)` : p.expected, p.example);
+  }
+  const {
+    region,
+    sourceAccountId,
+    sourceRegion,
+    sourceKmsKeyArn,
+    allowAnySourceKey,
+    kmsKeyArn,
+    databases,
+    clusters,
+    secretArns,
+    secretKmsKeyArns,
+    secretUsername,
+    dbInstanceClass,
+    dbSubnetGroupName,
+    vpcSecurityGroupIds,
+    dbParameterGroupName,
+    optionGroupName,
+    dbClusterParameterGroupName,
+    clusterInstanceParameterGroupName,
+    serverlessV2MinCapacity,
+    serverlessV2MaxCapacity,
+    notificationEmail,
+    logLevel,
+  } = values;
+
+  // Rules across parameters, in the order they are reported.
   if (region !== sourceRegion && (region.startsWith('us-gov-') || sourceRegion.startsWith('us-gov-'))) {
     // Between GovCloud Regions RDS needs PreSignedUrl, a request signed for the source Region, which
     // a Step Functions SDK integration cannot compute (docs/ARCHITECTURE.md, "Destinations in another Region").
@@ -166,169 +141,106 @@ async function read({ resolveVariable }) {
   }
 
   // The source service names its topic `${self:service}-${sls:stage}-replication`
-  // (service rds-replica-source, same stage name unless sourceTopicArn says otherwise).
-  const sourceTopicRaw = await param('sourceTopicArn');
-  let sourceTopicArn = optional(
-    'sourceTopicArn',
-    sourceTopicRaw,
-    SNS_TOPIC_ARN,
-    'an SNS topic ARN, or empty to derive it',
-    `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`,
-  );
+  // (service rds-replica-source, same stage name unless sourceTopicArn says otherwise); a given topic
+  // must be the source account's in sourceRegion, where the messages come from.
+  const topicExample = `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`;
+  let sourceTopicArn = values.sourceTopicArn;
   if (sourceTopicArn === '') {
     sourceTopicArn = arn('sns', sourceRegion, sourceAccountId, `rds-replica-source-${stage}-replication`);
   } else {
-    const [, topicRegion, topicAccount] = SNS_TOPIC_ARN.exec(sourceTopicArn);
+    const [topicRegion, topicAccount] = arnParts(sourceTopicArn);
     if (topicRegion !== sourceRegion || topicAccount !== sourceAccountId) {
       fail(
         'sourceTopicArn',
-        sourceTopicRaw,
+        raw.sourceTopicArn,
         `a topic of the source account ${sourceAccountId} in ${sourceRegion} (sourceAccountId, sourceRegion)`,
-        `arn:aws:sns:${sourceRegion}:${sourceAccountId}:rds-replica-source-${stage}-replication`,
+        topicExample,
       );
     }
   }
 
-  const sourceKeyRaw = await param('sourceKmsKeyArn');
-  const sourceKmsKeyArn = optional(
-    'sourceKmsKeyArn',
-    sourceKeyRaw,
-    KMS_KEY_ARN,
-    "the ARN of the source stack's shared KMS key, or empty",
-    `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
-  );
-  const allowAnySourceKey = bool('allowAnySourceKey', (await param('allowAnySourceKey')) ?? 'false');
+  // The replicate role uses exactly the source's shared key, or with the explicit opt-in
+  // allowAnySourceKey any key of the source account in sourceRegion: one of the two is required.
+  const sourceKeyExample = `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
   if (sourceKmsKeyArn === '' && !allowAnySourceKey) {
     fail(
       'sourceKmsKeyArn',
-      sourceKeyRaw,
+      raw.sourceKmsKeyArn,
       "the ARN of the source stack's shared KMS key (its output KmsKeyArn), or allowAnySourceKey=true " +
         'to let RDS use any key of the source account in sourceRegion',
-      `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+      sourceKeyExample,
     );
   }
   if (sourceKmsKeyArn !== '') {
-    const [, keyRegion, keyAccount] = KMS_KEY_ARN.exec(sourceKmsKeyArn);
+    const [keyRegion, keyAccount] = arnParts(sourceKmsKeyArn);
     if (keyRegion !== sourceRegion || keyAccount !== sourceAccountId) {
       fail(
         'sourceKmsKeyArn',
-        sourceKeyRaw,
+        raw.sourceKmsKeyArn,
         `a key of the source account ${sourceAccountId} in ${sourceRegion}`,
-        `arn:aws:kms:${sourceRegion}:${sourceAccountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+        sourceKeyExample,
       );
     }
   }
 
-  const kmsKeyRaw = await param('kmsKeyArn');
-  const kmsKeyArn = optional(
-    'kmsKeyArn',
-    kmsKeyRaw,
-    KMS_KEY_ARN,
-    'a KMS key ARN of this account, or empty to let the stack create the key',
-    `arn:aws:kms:${region}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
-  );
-  if (kmsKeyArn !== '' && KMS_KEY_ARN.exec(kmsKeyArn)[1] !== region) {
+  if (kmsKeyArn !== '' && arnParts(kmsKeyArn)[0] !== region) {
     // copyDBSnapshot needs a key in the Region it copies into (AWS-FACTS.md)
     fail(
       'kmsKeyArn',
-      kmsKeyRaw,
+      raw.kmsKeyArn,
       `a key in ${region}, the Region this stack copies snapshots into`,
       `arn:aws:kms:${region}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
     );
   }
 
-  const databasesRaw = await param('databases');
-  // As RDS stores them (src/contracts/db-identifier.js): `Orders-DB` is the instance orders-db.
-  const databases = list(databasesRaw).map(normaliseDbInstanceIdentifier);
-  // Empty only when clusters lists Aurora DB clusters (checked below).
-  if (databases.length > MAX_DATABASES) {
-    fail(
-      'databases',
-      databasesRaw,
-      `1 to ${MAX_DATABASES} comma-separated source DB instance identifiers`,
-      'orders-db,billing-db',
-    );
-  }
-  for (const db of databases) {
-    if (!isDbInstanceIdentifier(db)) {
-      fail(
-        'databases',
-        databasesRaw,
-        `valid RDS instance identifiers ('${db}' is not: 1-63 letters, digits, single hyphens, a letter first)`,
-        'orders-db,billing-db',
-      );
-    }
-  }
-  if (new Set(databases).size !== databases.length) {
-    fail('databases', databasesRaw, 'each database once', 'orders-db,billing-db');
-  }
-
   // Aurora DB clusters are listed apart from DB instances: a cluster is snapshotted, shared and
-  // restored with the cluster APIs, by its own state machine (replicate-cluster). Same identifier rules.
-  const clustersRaw = await param('clusters');
-  const clusters = list(clustersRaw).map(normaliseDbInstanceIdentifier);
-  if (clusters.length > MAX_DATABASES) {
-    fail(
-      'clusters',
-      clustersRaw,
-      `at most ${MAX_DATABASES} comma-separated DB cluster identifiers`,
-      'orders-aurora',
-    );
-  }
+  // restored with the cluster APIs, by its own state machine (replicate-cluster). One identifier is
+  // one lock and one secret, so it is either a DB instance or a cluster.
   for (const c of clusters) {
-    if (!isDbInstanceIdentifier(c)) {
-      fail(
-        'clusters',
-        clustersRaw,
-        `valid RDS DB cluster identifiers ('${c}' is not: 1-63 letters, digits, single hyphens, a letter first)`,
-        'orders-aurora,billing-aurora',
-      );
-    }
     if (databases.includes(c)) {
       fail(
         'clusters',
-        clustersRaw,
+        raw.clusters,
         `identifiers not also listed in databases ('${c}' is in both; list a DB instance in databases, an Aurora DB cluster in clusters)`,
         'orders-aurora',
       );
     }
-  }
-  if (new Set(clusters).size !== clusters.length) {
-    fail('clusters', clustersRaw, 'each cluster once', 'orders-aurora,billing-aurora');
   }
   if (clusters.length > 0 && region !== sourceRegion) {
     // AWS copies a shared DB cluster snapshot across accounts only within one Region, and not across
     // Region and account in one step (docs/ARCHITECTURE.md, "Destinations in another Region").
     fail(
       'clusters',
-      clustersRaw,
+      raw.clusters,
       `no DB clusters in a destination in another Region (${region}) than sourceRegion (${sourceRegion}): ` +
         'AWS copies a shared DB cluster snapshot across accounts only within one Region; ' +
         'deploy a destination for the clusters in the source Region, or leave clusters empty',
       '',
     );
   }
+  // A deployment replicates something: databases may be empty only when clusters lists clusters.
   const allDatabases = [...databases, ...clusters];
   if (allDatabases.length === 0) {
     fail(
       'databases',
-      databasesRaw,
-      `1 to ${MAX_DATABASES} comma-separated source DB instance identifiers (or Aurora DB clusters in the parameter clusters)`,
+      raw.databases,
+      `1 to ${SCHEMA.properties.databases.maxItems} comma-separated source DB instance identifiers (or Aurora DB clusters in the parameter clusters)`,
       'orders-db,billing-db',
     );
   }
 
-  const secretArnsRaw = await param('secretArns');
+  // Each entry `<database>=<secret ARN>` (its shape is the schema's) names a configured database and
+  // a secret this stack may write, in its Region, once.
   const givenSecrets = new Map();
-  for (const entry of list(secretArnsRaw)) {
+  for (const entry of secretArns) {
     const eq = entry.indexOf('=');
-    const db = eq > 0 ? normaliseDbInstanceIdentifier(entry.slice(0, eq)) : '';
-    const secretArn = eq > 0 ? entry.slice(eq + 1).trim() : '';
+    const db = normaliseDbInstanceIdentifier(entry.slice(0, eq));
+    const secretArn = entry.slice(eq + 1).trim();
     const example = `${allDatabases[0]}=arn:aws:secretsmanager:${region}:222222222222:secret:rds-replica/${allDatabases[0]}-AbCdEf`;
     if (!allDatabases.includes(db)) {
       fail(
         'secretArns',
-        secretArnsRaw,
+        raw.secretArns,
         `entries '<database>=<secret ARN>' for databases listed in databases or clusters ('${db}' is not)`,
         example,
       );
@@ -337,93 +249,42 @@ async function read({ resolveVariable }) {
       // RDS-managed secrets (manage master user password): nobody but RDS may write them.
       fail(
         'secretArns',
-        secretArnsRaw.length > 100 ? `${secretArnsRaw.slice(0, 100)}...` : secretArnsRaw,
+        raw.secretArns,
         `a secret this service may write: ${db}'s is managed by RDS (rds!...), which nobody else can ` +
           'update; give a secret of your own, or no entry to let the stack create one',
         example,
       );
     }
-    const m = SECRET_ARN.exec(secretArn);
-    if (!m) fail('secretArns', secretArnsRaw, `a Secrets Manager secret ARN for ${db}`, example);
-    if (m[1] !== region) {
+    const [secretRegion] = arnParts(secretArn);
+    if (secretRegion !== region) {
       fail(
         'secretArns',
-        secretArnsRaw,
-        `secrets in ${region}, the Region of this stack (${db}'s is in ${m[1]})`,
+        raw.secretArns,
+        `secrets in ${region}, the Region of this stack (${db}'s is in ${secretRegion})`,
         example,
       );
     }
     if (givenSecrets.has(db))
-      fail('secretArns', secretArnsRaw, `one secret per database (${db} twice)`, example);
+      fail('secretArns', raw.secretArns, `one secret per database (${db} twice)`, example);
     givenSecrets.set(db, secretArn);
   }
-  const secretKeysRaw = await param('secretKmsKeyArns');
-  const secretKmsKeyArns = list(secretKeysRaw);
+  // Secrets Manager decrypts a secret with its key in the secret's Region, which is this stack's.
   for (const key of secretKmsKeyArns) {
-    const k = KMS_KEY_ARN.exec(key);
-    if (!k || k[1] !== region) {
+    if (arnParts(key)[0] !== region) {
       fail(
         'secretKmsKeyArns',
-        secretKeysRaw,
+        raw.secretKmsKeyArns,
         `comma-separated ARNs of the customer-managed keys (in ${region}) that the secrets in secretArns are encrypted with`,
         `arn:aws:kms:${region}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
       );
     }
   }
-  const secretUsername = required(
-    'secretUsername',
-    await param('secretUsername'),
-    USERNAME,
-    "the source instance's master user name (written into secrets this stack creates)",
-    'postgres',
-  );
 
-  const dbInstanceClass = required(
-    'dbInstanceClass',
-    await param('dbInstanceClass'),
-    INSTANCE_CLASS,
-    'an RDS instance class',
-    'db.t4g.micro',
-  );
-  const dbSubnetGroupName = required(
-    'dbSubnetGroupName',
-    await param('dbSubnetGroupName'),
-    SUBNET_GROUP,
-    'the name of an existing DB subnet group of this account (lower-case)',
-    'replica-subnets',
-  );
-  const sgRaw = await param('vpcSecurityGroupIds');
-  const vpcSecurityGroupIds = list(sgRaw);
-  if (vpcSecurityGroupIds.length === 0 || vpcSecurityGroupIds.some((sg) => !SECURITY_GROUP.test(sg))) {
-    fail('vpcSecurityGroupIds', sgRaw, 'comma-separated VPC security group ids', 'sg-0123456789abcdef0');
-  }
-  const dbParameterGroupName = optional(
-    'dbParameterGroupName',
-    await param('dbParameterGroupName'),
-    PARAMETER_GROUP,
-    'the name of an existing DB parameter group (lower-case), or empty for the engine default',
-    'replica-postgres15',
-  );
-  const optionGroupName = optional(
-    'optionGroupName',
-    await param('optionGroupName'),
-    OPTION_GROUP,
-    'the name of an existing option group (lower-case) of this Region, or empty for the engine default ' +
-      '(in another Region than sourceRegion also the option group of the snapshot copies)',
-    'replica-options',
-  );
-
-  const instanceNamePrefix = text(await param('instanceNamePrefix')) || names().DEFAULT_NAME_TEMPLATE;
+  // The name template (its characters are the schema's) must give every database a usable prefix
+  // (src/contracts/names.ts: length, the marker), and two databases prefixes that cannot meet.
+  const instanceNamePrefix = values.instanceNamePrefix || names().DEFAULT_NAME_TEMPLATE;
   const replicaPrefixes = {};
   const example = 'replica-{database}-{deployment}';
-  if (!/^[a-z0-9-]*$/.test(instanceNamePrefix.replaceAll('{database}', '').replaceAll('{deployment}', ''))) {
-    fail(
-      'instanceNamePrefix',
-      instanceNamePrefix,
-      "lower-case letters, digits and hyphens around '{database}' and '{deployment}'",
-      example,
-    );
-  }
   for (const db of allDatabases) {
     try {
       replicaPrefixes[db] = names().replicaPrefix(instanceNamePrefix, db, deploymentId);
@@ -446,37 +307,7 @@ async function read({ resolveVariable }) {
     }
   }
 
-  // Restore settings of DB clusters (deployment-wide, like those of instances).
-  const dbClusterParameterGroupName = optional(
-    'dbClusterParameterGroupName',
-    await param('dbClusterParameterGroupName'),
-    PARAMETER_GROUP,
-    'the name of an existing DB cluster parameter group (lower-case), or empty for the engine default',
-    'replica-aurora-postgresql16',
-  );
-  const clusterInstanceParameterGroupName = optional(
-    'clusterInstanceParameterGroupName',
-    await param('clusterInstanceParameterGroupName'),
-    PARAMETER_GROUP,
-    "the name of an existing DB parameter group for the clusters' writer instances, or empty for the engine default",
-    'replica-aurora-postgresql16-instance',
-  );
-  const capacity = (name, raw) => {
-    const value = text(raw);
-    if (value === '') return undefined;
-    const n = Number(value);
-    if (!/^[0-9]+(\.5|\.0)?$/.test(value) || n < 0 || n > 256) {
-      fail(
-        name,
-        raw,
-        'Aurora capacity units from 0 to 256 in steps of 0.5, or empty',
-        name.endsWith('Min') ? '0.5' : '4',
-      );
-    }
-    return n;
-  };
-  const serverlessV2MinCapacity = capacity('serverlessV2MinCapacity', await param('serverlessV2MinCapacity'));
-  const serverlessV2MaxCapacity = capacity('serverlessV2MaxCapacity', await param('serverlessV2MaxCapacity'));
+  // Serverless v2 capacity is a range: both ends or neither, the minimum not above the maximum.
   if ((serverlessV2MinCapacity === undefined) !== (serverlessV2MaxCapacity === undefined)) {
     fail(
       serverlessV2MinCapacity === undefined ? 'serverlessV2MinCapacity' : 'serverlessV2MaxCapacity',
@@ -493,25 +324,11 @@ async function read({ resolveVariable }) {
       '4',
     );
   }
-  // Serverless v2 writers use the class db.serverless (RDS user guide, Aurora Serverless v2).
+  // Empty: Serverless v2 writers use the class db.serverless (RDS user guide, Aurora Serverless v2);
+  // other writers the class of the replicas.
   const clusterInstanceClass =
-    optional(
-      'clusterInstanceClass',
-      (await param('clusterInstanceClass')) ?? (serverlessV2MinCapacity !== undefined ? 'db.serverless' : ''),
-      /^db\.(serverless|[a-z0-9]+\.[a-z0-9]+)$/,
-      'the writer instance class of the clusters (db.serverless for Serverless v2), or empty for dbInstanceClass',
-      'db.r7g.large',
-    ) || dbInstanceClass;
-
-  const notificationEmail = optional(
-    'notificationEmail',
-    await param('notificationEmail'),
-    EMAIL,
-    'one e-mail address, or empty',
-    'dba-oncall@example.com',
-  );
-  const logLevel = text(await param('logLevel')).toUpperCase();
-  if (!LOG_LEVELS.includes(logLevel)) fail('logLevel', logLevel, LOG_LEVELS.join(', '), 'INFO');
+    values.clusterInstanceClass ||
+    (serverlessV2MinCapacity !== undefined ? 'db.serverless' : dbInstanceClass);
 
   const settings = {
     deploymentId,
@@ -546,13 +363,13 @@ async function read({ resolveVariable }) {
     vpcSecurityGroupIds,
     dbParameterGroupName,
     optionGroupName,
-    multiAz: bool('multiAz', await param('multiAz')),
-    deletionProtection: bool('deletionProtection', await param('deletionProtection')),
-    publiclyAccessible: bool('publiclyAccessible', await param('publiclyAccessible')),
-    keepReplicas: integer('keepReplicas', await param('keepReplicas'), 1, MAX_KEEP, '2'),
+    multiAz: values.multiAz,
+    deletionProtection: values.deletionProtection,
+    publiclyAccessible: values.publiclyAccessible,
+    keepReplicas: values.keepReplicas,
     instanceNamePrefix,
     replicaPrefixes,
-    finalSnapshotOnDelete: bool('finalSnapshotOnDelete', await param('finalSnapshotOnDelete')),
+    finalSnapshotOnDelete: values.finalSnapshotOnDelete,
     notificationEmail,
     logLevel,
   };

@@ -24,8 +24,13 @@ const FIRST = [
 ];
 const GROWTH = 0.2;
 const CAP_SECONDS = 1800;
-const DEFAULT_MAX_WAIT_MINUTES = 1440;
-const MAX_MAX_WAIT_MINUTES = 7 * 24 * 60;
+// The parameter maxWaitMinutes: default and range from its schema (both services' schemas give the
+// same; test/unit/params-schema.test.ts).
+const {
+  default: DEFAULT_MAX_WAIT_MINUTES,
+  minimum: MIN_MAX_WAIT_MINUTES,
+  maximum: MAX_MAX_WAIT_MINUTES,
+} = require('../../config/source-params.schema.json').properties.maxWaitMinutes;
 
 function schedule(maxSeconds) {
   const waits = [];
@@ -44,10 +49,10 @@ function schedule(maxSeconds) {
 async function maxWaitSeconds({ resolveVariable }) {
   const raw = await resolveVariable(`param:maxWaitMinutes, ${DEFAULT_MAX_WAIT_MINUTES}`);
   const minutes = Number(raw);
-  if (!Number.isInteger(minutes) || minutes < 5 || minutes > MAX_MAX_WAIT_MINUTES) {
+  if (!Number.isInteger(minutes) || minutes < MIN_MAX_WAIT_MINUTES || minutes > MAX_MAX_WAIT_MINUTES) {
     throw new Error(
-      `parameter maxWaitMinutes is '${raw}': expected a whole number of minutes from 5 to ${MAX_MAX_WAIT_MINUTES} ` +
-        `(for example --param="maxWaitMinutes=1440")`,
+      `parameter maxWaitMinutes is '${raw}': expected a whole number of minutes from ${MIN_MAX_WAIT_MINUTES} to ${MAX_MAX_WAIT_MINUTES} ` +
+        `(for example --param="maxWaitMinutes=${DEFAULT_MAX_WAIT_MINUTES}")`,
     );
   }
   return minutes * 60;

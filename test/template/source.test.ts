@@ -4,6 +4,7 @@
 // what the twin cannot see: schedule state, IAM, key and topic policies, parameter validation.
 import { join } from 'node:path';
 import { extract, type Located, principalsOf, render, type Statement } from '../../scripts/iam-table';
+import { SCHEMAS } from '../../scripts/params-table';
 import messageSchema from '../../src/contracts/replication-message.schema.json';
 import {
   type CfnTemplate,
@@ -538,6 +539,25 @@ describe('parameters', () => {
     // Retention grace: 1500 minutes from sharing; from creation, the longest copy wait (1440) more.
     expect((states['Date The Copy By Its Sharing']!.Parameters as Json).graceMinutes).toBe(1500);
     expect((states['Date The Copy By Its Creation']!.Parameters as Json).graceMinutes).toBe(2940);
+  });
+
+  it('takes a --param over the stage value, and the stage value over the default from the schema', () => {
+    const states = (p: PackagedService) =>
+      Object.fromEntries(allStates(definition(p.template).States as Json));
+    const shareWith = (p: PackagedService) =>
+      (states(p)['Share Copy With Destination Accounts']!.Parameters as Json).ValuesToAdd;
+    // params.default (generated from the schema): maxConcurrency and keepSharedSnapshots
+    expect(states(dev)['Replicate Each Database']!.MaxConcurrency).toBe(
+      SCHEMAS.source.properties.maxConcurrency!.default,
+    );
+    expect(
+      (states(dev)['Is This Copy Beyond Retention?']!.Choices as Json[])[1]!.NumericGreaterThanEquals,
+    ).toBe(SCHEMAS.source.properties.keepSharedSnapshots!.default);
+    // params.dev over the empty default
+    expect((states(dev)['Use Configured Databases']!.Parameters as Json).databases).toEqual(['orders-db']);
+    expect(shareWith(dev)).toEqual([DESTINATION]);
+    // --param over params.dev
+    expect(shareWith(twoAccounts)).toEqual([DESTINATION, OTHER_DESTINATION]);
   });
 
   it('exports what the destination service and operators need', () => {
