@@ -539,4 +539,4 @@ async function settings(ctx) {
   return cached;
 }
 
-module.exports = { settings, logicalName, ParameterError };
+module.exports = { settings, read, logicalName, ParameterError };

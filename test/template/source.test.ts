@@ -13,6 +13,7 @@ import {
   resourcesOfType,
 } from '../../twin/src/package';
 import { cfnLint, cfnLintAvailable } from '../helpers/cfn-lint';
+import { parameterError } from '../helpers/parameters';
 
 type Json = Record<string, unknown>;
 
@@ -491,10 +492,11 @@ describe('keys of the source instances', () => {
     expect(sourceKeyStatements(p.template)).toHaveLength(4);
   });
 
-  it('must be key ARNs of this Region', async () => {
-    expect(await packagingError({ sourceInstanceKmsKeyArns: 'alias/orders' })).toMatch(
-      /parameter sourceInstanceKmsKeyArns contains 'alias\/orders': expected key ARNs/,
-    );
+  it('must be key ARNs of this Region (sls package fails, with the message of the validation in process)', async () => {
+    const params = { sourceInstanceKmsKeyArns: 'alias/orders' };
+    const message = /parameter sourceInstanceKmsKeyArns contains 'alias\/orders': expected key ARNs/;
+    expect(await packagingError(params)).toMatch(message);
+    expect(await parameterError('source', 'dev', params)).toMatch(message);
   });
 });
 
@@ -523,7 +525,9 @@ describe('parameters', () => {
       /destinationCopyGraceMinutes is '-5': expected a whole number from 0 to 20160/,
     ],
   ])('a malformed %s fails packaging with a message naming it', async (_name, params, message) => {
-    expect(await packagingError(params as Record<string, string>)).toMatch(message);
+    // the service's validation in this process (test/helpers/parameters.ts); "must be key ARNs of
+    // this Region" above packages for real and sees sls fail with such a message
+    expect(await parameterError('source', 'dev', params as Record<string, string>)).toMatch(message);
   });
 
   it('puts the stage values where they are used', () => {
