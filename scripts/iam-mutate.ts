@@ -29,10 +29,11 @@ import {
   HOUR_MS,
   replicaIds,
   replicateOnce,
+  secretNameOf,
   setUpStory,
 } from '../test/twin/helpers/destination';
 import { type DeployedStack, startTwin, type Twin } from '../twin/src';
-import { createSourceDatabase } from '../twin/src/fixtures';
+import { createSourceCluster, createSourceDatabase, seedSecret } from '../twin/src/fixtures';
 import { ROOT } from '../twin/src/package';
 
 type Doc = { Version?: string; Statement: Array<Record<string, unknown>> | Record<string, unknown> };
@@ -52,6 +53,16 @@ const UNREACHABLE: Record<string, string> = {
   'TriggerRole/trigger/SendFailedEventsToTheQueue':
     "Lambda sends a failed event to the on-failure queue with the function's role; the twin's Lambda sends it with its own client",
   'StateMachineRole/replicate/SendTraces': 'X-Ray tracing (tracingEnabled=true) is not modelled by the twin',
+  'ClusterScheduleRole/start-replicate-clusters/StartTheScheduledClusterRun':
+    'EventBridge starts `replicate-clusters` on the schedule with this role; the twin records the schedule but does not fire it',
+  'ClusterStateMachineRole/replicate-clusters/DeliverLogs':
+    'as DeliverLogs: no CloudWatch Logs delivery in the twin',
+  'ReplicateClusterRole/replicate-cluster/DeliverExecutionLogs':
+    'as DeliverLogs: no CloudWatch Logs delivery in the twin',
+  'RollbackClusterRole/rollback-cluster/DeliverExecutionLogs':
+    'as DeliverLogs: no CloudWatch Logs delivery in the twin',
+  'ReplicateClusterRole/replicate-cluster/LetRdsCreateItsServiceLinkedRole':
+    'as ReplicateRole LetRdsCreateItsServiceLinkedRole: moto models no service-linked roles',
   'ScheduleRole/start-replicate/StartTheScheduledRun':
     'EventBridge starts `replicate` on the schedule with this role; the twin records the schedule but does not fire it (tests start runs as `sls invoke stepf` does)',
   'ReplicateRole/replicate/LetRdsCreateItsServiceLinkedRole':
@@ -162,6 +173,35 @@ const scenarios: Scenario[] = [
       const rollback = await twin.run('destination', 'rollback', { database: DATABASE, to: target });
       if (rollback.status !== 'SUCCEEDED')
         throw new Error(`rollback ${rollback.status}: ${rollback.error}: ${rollback.cause}`);
+    },
+  },
+  {
+    name: 'an Aurora PostgreSQL cluster replicated x3 (retention deletes the oldest), then rolled back',
+    async run(twin) {
+      const cluster = 'orders-aurora';
+      await createSourceCluster(twin, { id: cluster, engine: 'aurora-postgresql' });
+      await setUpStory(twin, { clusters: cluster }, { clusters: cluster });
+      await seedSecret(twin, secretNameOf(cluster), { engine: 'postgres' });
+      for (let n = 0; n < 3; n++) {
+        const exec = await twin.run('source', 'replicateClusters', { clusters: [cluster] });
+        await twin.settle();
+        const runs = [...twin.sfn.executions.values()].filter((e) =>
+          e.stateMachineArn.endsWith(':rds-replica-destination-dev-replicate-cluster'),
+        );
+        const last = runs[runs.length - 1];
+        if (exec.status !== 'SUCCEEDED' || last?.status !== 'SUCCEEDED' || runs.length !== n + 1)
+          throw new Error(
+            `replicate-clusters ${exec.status}: ${exec.error}; replicate-cluster ${last?.status}: ${last?.error}: ${last?.cause}`,
+          );
+        await twin.clock.advance(DAY_MS);
+        await twin.settle();
+      }
+      const rollback = await twin.run('destination', 'rollbackCluster', {
+        database: cluster,
+        to: 'previous',
+      });
+      if (rollback.status !== 'SUCCEEDED')
+        throw new Error(`rollback-cluster ${rollback.status}: ${rollback.error}: ${rollback.cause}`);
     },
   },
   {

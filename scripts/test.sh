@@ -18,8 +18,12 @@ missing() { # $1 tool, $2 install command
   echo "SKIPPED: $1 is not installed; install it with: $2"
 }
 
-step "typecheck (tsc --noEmit)"
-npx --no-install tsc -p . --noEmit
+# The typecheck runs in the background while lint, unit tests and packaging run (they use the other
+# core); its result is printed, and a failure stops the run, right after packaging.
+step "typecheck (tsc --noEmit), in the background"
+tsc_log=$(mktemp)
+npx --no-install tsc -p . --noEmit >"$tsc_log" 2>&1 &
+tsc_pid=$!
 
 step "lint and format (biome check)"
 npx --no-install biome check .
@@ -27,18 +31,24 @@ npx --no-install biome check .
 step "unit tests (jest test/unit)"
 npx --no-install jest --ci --bail test/unit
 
-step "package both services for stage ${STAGE} (sls package, offline; validates every state machine definition)"
-for side in source destination; do
-  echo "--- serverless.${side}.yml -> dist/${side}-${STAGE}"
-  npx --no-install sls package --config "serverless.${side}.yml" --stage "${STAGE}" --package "dist/${side}-${STAGE}"
-done
+step "package both services for stage ${STAGE} (sls package, offline, both at once; validates every state machine definition)"
+npx --no-install tsx scripts/package.ts "${STAGE}"
+
+step "typecheck result (tsc --noEmit)"
+if wait "$tsc_pid"; then
+  cat "$tsc_log"
+  echo "tsc: no errors"
+else
+  cat "$tsc_log"
+  echo "FAILED: tsc --noEmit" >&2
+  exit 1
+fi
 
 step "cfn-lint on every generated template"
 if command -v cfn-lint >/dev/null 2>&1; then
-  for side in source destination; do
-    echo "--- dist/${side}-${STAGE}/cloudformation-template-update-stack.json"
-    cfn-lint --regions eu-west-1 -- "dist/${side}-${STAGE}/cloudformation-template-update-stack.json"
-  done
+  echo "--- dist/source-${STAGE}/ and dist/destination-${STAGE}/cloudformation-template-update-stack.json (one cfn-lint run)"
+  cfn-lint --regions eu-west-1 -- "dist/source-${STAGE}/cloudformation-template-update-stack.json" \
+    "dist/destination-${STAGE}/cloudformation-template-update-stack.json"
   echo "cfn-lint: no findings"
 else
   missing cfn-lint "pip install 'cfn-lint==1.51.0'"

@@ -23,6 +23,8 @@ export interface PackagedService {
   stage: string;
   dir: string;
   template: CfnTemplate;
+  /** What `sls package` printed, when this call packaged (not when it reused a package). */
+  output?: string;
 }
 
 export interface CfnTemplate {
@@ -83,6 +85,7 @@ export function packageService(
   const pending = inFlight.get(dir);
   if (pending) return pending;
   const job = (async () => {
+    let output: string | undefined;
     const templatePath = join(dir, 'cloudformation-template-update-stack.json');
     const fresh = existsSync(templatePath) && statSync(templatePath).mtimeMs > newestInput();
     if (!fresh) {
@@ -98,11 +101,12 @@ export function packageService(
         if (!packagedMeanwhile) {
           work = workCopy(basename(dir));
           rmSync(dir, { recursive: true, force: true });
-          await run(join(ROOT, 'node_modules', '.bin', 'sls'), args, {
+          const printed = await run(join(ROOT, 'node_modules', '.bin', 'sls'), args, {
             cwd: work,
             env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
             maxBuffer: 16 * 1024 * 1024,
           });
+          output = `${printed.stdout}${printed.stderr}`;
         }
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string; message: string };
@@ -115,7 +119,7 @@ export function packageService(
       }
     }
     const template = JSON.parse(readFileSync(templatePath, 'utf8')) as CfnTemplate;
-    return { side, stage, dir, template };
+    return { side, stage, dir, template, output };
   })();
   inFlight.set(dir, job);
   job.catch(() => inFlight.delete(dir));
