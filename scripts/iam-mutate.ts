@@ -23,6 +23,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, GetKeyPolicyCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { StopDBInstanceCommand } from '@aws-sdk/client-rds';
 import { GetTopicAttributesCommand, SetTopicAttributesCommand } from '@aws-sdk/client-sns';
+import { replicaPrefix } from '../src/contracts/names';
 import {
   DATABASE,
   DAY_MS,
@@ -86,6 +87,8 @@ interface Scenario {
  * a same-account request when either the identity or the resource policy allows it).
  */
 const REDUNDANT: Record<string, string> = {
+  'ClusterStateMachineRole/replicate-clusters/PublishNotices':
+    "the replication topic's policy (StateMachinePublishes) allows the cluster role's publish in the same account too; the role's own statement is kept so that the role says by itself what it may do",
   'resource policy/StateMachinePublishes':
     "the role's own PublishNotices allows the same publish in the same account; the topic policy names its one publisher next to the Deny of everyone else",
   'StateMachineRole/replicate/GrantSharedKeyToRds':
@@ -95,12 +98,12 @@ const REDUNDANT: Record<string, string> = {
 };
 
 /** A lock item whose holder is an execution that no longer exists (a run that timed out). */
-async function staleLock(twin: Twin, table: string, machine: string) {
+async function staleLock(twin: Twin, table: string, machine: string, database = DATABASE) {
   await twin.aws('destination').dynamodb.send(
     new PutItemCommand({
       TableName: table,
       Item: {
-        pk: { S: `lock#${DATABASE}` },
+        pk: { S: `lock#${database}` },
         holder: {
           S: `arn:aws:states:${twin.region}:${twin.accounts.destination}:execution:rds-replica-destination-dev-${machine}:gone`,
         },
@@ -176,11 +179,20 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: 'an Aurora PostgreSQL cluster replicated x3 (retention deletes the oldest), then rolled back',
+    name: 'an Aurora PostgreSQL cluster on a customer-managed key replicated x3 (retention takes a final snapshot and deletes the oldest), then rolled back',
     async run(twin) {
       const cluster = 'orders-aurora';
-      await createSourceCluster(twin, { id: cluster, engine: 'aurora-postgresql' });
-      await setUpStory(twin, { clusters: cluster }, { clusters: cluster });
+      const key = await twin.aws('source').kms.send(new CreateKeyCommand({ Description: 'cluster key' }));
+      await createSourceCluster(twin, {
+        id: cluster,
+        engine: 'aurora-postgresql',
+        encryption: key.KeyMetadata!.Arn!,
+      });
+      await setUpStory(
+        twin,
+        { clusters: cluster, finalSnapshotOnDelete: 'true' },
+        { clusters: cluster, sourceInstanceKmsKeyArns: key.KeyMetadata!.Arn! },
+      );
       await seedSecret(twin, secretNameOf(cluster), { engine: 'postgres' });
       for (let n = 0; n < 3; n++) {
         const exec = await twin.run('source', 'replicateClusters', { clusters: [cluster] });
@@ -202,6 +214,51 @@ const scenarios: Scenario[] = [
       });
       if (rollback.status !== 'SUCCEEDED')
         throw new Error(`rollback-cluster ${rollback.status}: ${rollback.error}: ${rollback.cause}`);
+    },
+  },
+  {
+    name: 'an Aurora cluster: stale locks taken over; a failed restore tells operations; so does a rollback whose history cannot be read',
+    async run(twin) {
+      const cluster = 'orders-aurora';
+      await createSourceCluster(twin, { id: cluster, engine: 'aurora-postgresql' });
+      const story = await setUpStory(twin, { clusters: cluster }, { clusters: cluster });
+      await seedSecret(twin, secretNameOf(cluster), { engine: 'postgres' });
+      const table = story.destination.outputs.StateTableName!;
+      await staleLock(twin, table, 'replicate-cluster', cluster);
+      await twin.moto.control.addFault({
+        kind: 'instance-status',
+        match: `${cluster}-*`,
+        status: 'incompatible-parameters',
+        account: twin.accounts.destination,
+      });
+      await twin.run('source', 'replicateClusters', { clusters: [cluster] });
+      await twin.settle();
+      await twin.moto.control.clearFaults();
+      const runs = [...twin.sfn.executions.values()].filter((e) =>
+        e.stateMachineArn.endsWith(':rds-replica-destination-dev-replicate-cluster'),
+      );
+      if (runs.length !== 1 || runs[0]!.status !== 'FAILED')
+        throw new Error(`replicate-cluster ${runs[0]?.status}: ${runs[0]?.error}: expected a failed restore`);
+      // DynamoDB does not answer the rollback's read of the live replica history: it tells operations.
+      await staleLock(twin, table, 'rollback-cluster', cluster);
+      await twin.moto.control.addFault({
+        kind: 'error',
+        api: 'GetItem',
+        code: 'InternalServerError',
+        status: 500,
+        count: 100,
+        account: twin.accounts.destination,
+      });
+      const rollback = await twin.run('destination', 'rollbackCluster', {
+        database: cluster,
+        // a name of this deployment's replicas (the rollback refuses any other before asking RDS)
+        to: `${replicaPrefix(undefined, cluster, 'rds-replica-destination-dev')}-20000101t000000`,
+      });
+      await twin.moto.control.clearFaults();
+      if (rollback.status !== 'FAILED' || rollback.error === 'InvalidInput')
+        throw new Error(
+          `rollback-cluster ${rollback.status}: ${rollback.error}: ${rollback.cause}: expected DynamoDB's failure`,
+        );
     },
   },
   {
