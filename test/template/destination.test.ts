@@ -854,6 +854,9 @@ describe('cfn-lint', () => {
       const { dir } = await packageService(side, 'dev');
       const template = join(dir, 'cloudformation-template-update-stack.json');
       const { lines } = cfnLint(template, 'eu-west-1', ['--include-checks', 'I']);
+      // the dev template passes: no error or warning (this run also stands for the plain lint of the
+      // dev templates, which npm test's cfn-lint step runs too), and no hard-coded partition
+      expect(lines.filter((l) => /^[EW]\d/.test(l))).toEqual([]);
       expect(lines.filter((l) => l.startsWith('I3042'))).toEqual([]);
       // I3011 names no resource, only a line: find the resource that starts there
       const text = require('node:fs').readFileSync(template, 'utf8').split('\n') as string[];
@@ -867,15 +870,15 @@ describe('cfn-lint', () => {
     },
   );
 
-  test.each([
-    ['dev', {}],
-    ['every optional parameter', EVERYTHING],
-  ])('passes on the %s template: exit status 0, no output', async (_label, params) => {
-    if (skip()) return;
-    const { dir } = await packageService('destination', 'dev', params as Record<string, string>);
-    const template = join(dir, 'cloudformation-template-update-stack.json');
-    expect(cfnLint(template)).toEqual({ status: 0, lines: [] });
-  });
+  test.each([['every optional parameter', EVERYTHING]])(
+    'passes on the %s template: exit status 0, no output',
+    async (_label, params) => {
+      if (skip()) return;
+      const { dir } = await packageService('destination', 'dev', params as Record<string, string>);
+      const template = join(dir, 'cloudformation-template-update-stack.json');
+      expect(cfnLint(template)).toEqual({ status: 0, lines: [] });
+    },
+  );
 
   test('reports a finding in a broken copy: exit status 2, the rule and where', async () => {
     if (skip()) return;

@@ -5,9 +5,17 @@
 //   npx tsx twin/src/moto.ts --check    prints the moto version found, or how to install it (exit 1)
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const MOTO_VERSION = '5.2.1';
 export const MOTO_INSTALL_COMMAND = `pip install 'moto[server]==${MOTO_VERSION}'`;
@@ -224,6 +232,7 @@ const PROBE = [
   'except ImportError as e:',
   '    print("missing: " + str(e)); sys.exit(3)',
   'print(moto.__version__)',
+  'print(moto.__file__)',
 ].join('\n');
 
 interface RunResult {
@@ -243,7 +252,68 @@ function run(cmd: string, args: string[], timeoutMs: number, env = process.env):
   });
 }
 
+/**
+ * What a successful probe found, remembered between processes (every twin test file starts a moto,
+ * and a probe is a Python start that imports moto and flask): valid while the interpreter the
+ * command resolves to and moto's package file are the same files, unchanged.
+ */
+const PROBE_CACHE = join(ROOT, 'dist', '.twin-python.json');
+
+function interpreterOf(python: string): string | undefined {
+  const dirs = python.includes('/') ? [''] : (process.env.PATH ?? '').split(':').filter(Boolean);
+  for (const dir of dirs) {
+    const path = dir ? join(dir, python) : python;
+    try {
+      const real = realpathSync(path);
+      if (statSync(real).isFile()) return real;
+    } catch {}
+  }
+  return undefined;
+}
+
+function fingerprint(python: string, motoFile: string): string | undefined {
+  const interpreter = interpreterOf(python);
+  if (!interpreter) return undefined;
+  try {
+    const files = [interpreter, motoFile].map((f) => `${f}:${statSync(f).mtimeMs}:${statSync(f).size}`);
+    return `${python}|${files.join('|')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function cachedProbe(python: string): { ok: true; version: string } | undefined {
+  try {
+    const cache = JSON.parse(readFileSync(PROBE_CACHE, 'utf8')) as Record<
+      string,
+      { version: string; motoFile: string; fingerprint: string }
+    >;
+    const hit = cache[python];
+    if (hit && fingerprint(python, hit.motoFile) === hit.fingerprint)
+      return { ok: true, version: hit.version };
+  } catch {}
+  return undefined;
+}
+
+function rememberProbe(python: string, version: string, motoFile: string): void {
+  const print = fingerprint(python, motoFile);
+  if (!print) return;
+  try {
+    let cache: Record<string, unknown> = {};
+    try {
+      cache = JSON.parse(readFileSync(PROBE_CACHE, 'utf8'));
+    } catch {}
+    cache[python] = { version, motoFile, fingerprint: print };
+    mkdirSync(dirname(PROBE_CACHE), { recursive: true });
+    const tmp = `${PROBE_CACHE}.${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(cache));
+    renameSync(tmp, PROBE_CACHE);
+  } catch {}
+}
+
 async function probe(python: string): Promise<{ ok: true; version: string } | { ok: false; why: string }> {
+  const cached = cachedProbe(python);
+  if (cached) return cached;
   const r = await run(python, ['-c', PROBE], 20_000);
   if (r.error && r.error.code === 'ENOENT') return { ok: false, why: 'not found' };
   const out = r.stdout.trim();
@@ -251,8 +321,10 @@ async function probe(python: string): Promise<{ ok: true; version: string } | { 
     const why = out.startsWith('missing:') ? out : (r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`);
     return { ok: false, why: why || `exit ${r.code}` };
   }
-  if (!out.startsWith('5.2.')) return { ok: false, why: `has moto ${out}, need 5.2.x` };
-  return { ok: true, version: out };
+  const [version = '', motoFile = ''] = out.split('\n').map((l) => l.trim());
+  if (!version.startsWith('5.2.')) return { ok: false, why: `has moto ${version}, need 5.2.x` };
+  if (motoFile) rememberProbe(python, version, motoFile);
+  return { ok: true, version };
 }
 
 /** Finds a Python with moto 5.2 (TWIN_PYTHON, python3, .venv/bin/python), else tries to create .venv. */
