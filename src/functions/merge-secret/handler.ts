@@ -103,6 +103,29 @@ export function parseClusterInput(event: unknown): MergeClusterSecretInput | und
   return parsed;
 }
 
+/** Pure: throws unless the instance or cluster is a replica of `database` this deployment manages, and available. */
+function usableReplica(
+  kind: 'instance' | 'cluster',
+  id: string | undefined,
+  tags: Parameters<typeof describeUnmanagedReplica>[0],
+  status: string | undefined,
+  deploymentId: string,
+  database: string,
+): void {
+  const notManaged = describeUnmanagedReplica(tags, deploymentId, database);
+  if (notManaged) {
+    throw new ReplicaNotManaged(
+      `${kind} ${id} is not a replica of ${database} managed by ${deploymentId}: ${notManaged} ` +
+        '(point the secret only at replicas this deployment created)',
+    );
+  }
+  if (status !== 'available') {
+    throw new ReplicaNotReady(
+      `${kind} ${id} is '${status}', not 'available' (wait until it is available, then retry)`,
+    );
+  }
+}
+
 /** Pure: the cluster replica's writer endpoint, or the reason it cannot be used. */
 export function clusterEndpoint(
   cluster: DBCluster,
@@ -111,18 +134,7 @@ export function clusterEndpoint(
   database: string,
 ): { host: string; port: number; engine: string } {
   const id = cluster.DBClusterIdentifier;
-  const notManaged = describeUnmanagedReplica(cluster.TagList, deploymentId, database);
-  if (notManaged) {
-    throw new ReplicaNotManaged(
-      `cluster ${id} is not a replica of ${database} managed by ${deploymentId}: ${notManaged} ` +
-        '(point the secret only at replicas this deployment created)',
-    );
-  }
-  if (cluster.Status !== 'available') {
-    throw new ReplicaNotReady(
-      `cluster ${id} is '${cluster.Status}', not 'available' (wait until it is available, then retry)`,
-    );
-  }
+  usableReplica('cluster', id, cluster.TagList, cluster.Status, deploymentId, database);
   if (writer?.DBInstanceStatus !== 'available') {
     throw new ReplicaNotReady(
       `cluster ${id} has no available writer instance (${writer ? `${writer.DBInstanceIdentifier} is '${writer.DBInstanceStatus}'` : 'none'}; wait until it is available, then retry)`,
@@ -233,18 +245,7 @@ export function replicaEndpoint(
   database: string,
 ): { host: string; port: number; engine: string } {
   const id = instance.DBInstanceIdentifier;
-  const notManaged = describeUnmanagedReplica(instance.TagList, deploymentId, database);
-  if (notManaged) {
-    throw new ReplicaNotManaged(
-      `instance ${id} is not a replica of ${database} managed by ${deploymentId}: ${notManaged} ` +
-        '(point the secret only at replicas this deployment created)',
-    );
-  }
-  if (instance.DBInstanceStatus !== 'available') {
-    throw new ReplicaNotReady(
-      `instance ${id} is '${instance.DBInstanceStatus}', not 'available' (wait until it is available, then retry)`,
-    );
-  }
+  usableReplica('instance', id, instance.TagList, instance.DBInstanceStatus, deploymentId, database);
   const host = instance.Endpoint?.Address;
   const port = instance.Endpoint?.Port;
   if (!host || typeof port !== 'number') {
