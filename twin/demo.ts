@@ -230,17 +230,15 @@ async function main() {
     say(`\`npx sls replication-status --config serverless.source.yml --stage dev --database ${DATABASE}\`:`);
     await status.source(DATABASE);
 
-    for (let run = 1; run <= 1; run++) {
-      say();
-      say(
-        `Aurora cluster replication ${run} of 1 (source 'replicate-clusters'; the destination's 'replicate-cluster' runs from the SNS message):`,
-      );
-      await twin.run('source', 'replicateClusters', { clusters: [CLUSTER] });
-      const bad = failed(twin);
-      if (bad.length) throw bad[0];
-      await secretLine(twin, clusterSecretId);
-      await twin.clock.advance(24 * 3600 * 1000 - ((twin.clock.now() - clockStart) % (24 * 3600 * 1000)));
-    }
+    say();
+    say(
+      "Aurora cluster replication (source 'replicate-clusters'; the destination's 'replicate-cluster' runs from the SNS message):",
+    );
+    await twin.run('source', 'replicateClusters', { clusters: [CLUSTER] });
+    const badCluster = failed(twin);
+    if (badCluster.length) throw badCluster[0];
+    await secretLine(twin, clusterSecretId);
+    await twin.clock.advance(24 * 3600 * 1000 - ((twin.clock.now() - clockStart) % (24 * 3600 * 1000)));
     say();
     say(`\`npx sls replicas --config serverless.destination.yml --stage dev --database ${CLUSTER}\`:`);
     await status.replicas(CLUSTER);
