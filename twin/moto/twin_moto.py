@@ -19,7 +19,7 @@ It closes the gaps of moto that matter to the replicator (see docs/ARCHITECTURE.
 
 Everything is controlled over HTTP on the moto port under ``/_twin/...``:
 
-    GET  /_twin/health                         {"twin": VERSION, "moto": "5.2.1", "now": N}
+    GET  /_twin/health                         {"twin": VERSION, "moto": "5.2.1", "now": N, "parent": PID}
     GET  /_twin/clock                          {"now": N}
     POST /_twin/clock      {"now": N} | {"advance": S}   -> {"now": N}   (settles due phases)
     GET  /_twin/durations                      {...}
@@ -54,6 +54,7 @@ import datetime
 import fnmatch
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -714,11 +715,32 @@ def install_fixed_key_ids() -> None:
 _installed = False
 
 
+def install_lean_server() -> None:
+    """What moto_server does per request or per account that the twin never needs.
+
+    - moto lists its own package directory (a listdir and ~160 stats) on every request to map a
+      host to a backend; the list cannot change while the server runs, so it is read once.
+    - werkzeug logs every request at INFO to stdout; the twin keeps only moto's warnings and errors
+      (the Node side shows them when the server exits early).
+    - each EC2 backend (one per account and Region) loads ~1,200 public AMIs with a volume and a
+      snapshot each; the twin uses EC2 only for subnets and security groups.
+    """
+    import logging
+
+    import moto.backends as backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
 def install() -> None:  # noqa: C901 - one place for all patches
     global _installed
     if _installed:
         return
     _installed = True
+    install_lean_server()
 
     import moto.rds.models as m
     import moto.rds.responses as r
@@ -1441,7 +1463,9 @@ def control_app(environ: dict[str, Any], start_response: Any) -> Any:
         if path in ("/_twin", "/_twin/health"):
             import moto
 
-            return reply({"twin": TWIN_VERSION, "moto": moto.__version__, "now": STATE.now})
+            return reply(
+                {"twin": TWIN_VERSION, "moto": moto.__version__, "now": STATE.now, "parent": os.getppid()}
+            )
         if path == "/_twin/clock":
             if method == "GET":
                 return reply({"now": STATE.now})

@@ -36,6 +36,11 @@ export interface TwinOptions {
   destinationAccount?: string;
   /** Evaluate IAM for every call made for a principal (default true; TWIN_IAM=off turns it off). */
   iam?: boolean;
+  /**
+   * Reuse this process's moto_server from an earlier (stopped) twin, reset, instead of starting one
+   * (default: in Jest, where each test file of a worker starts a twin; see StartMotoOptions.shared).
+   */
+  sharedMoto?: boolean;
 }
 
 export interface Twin {
@@ -106,7 +111,7 @@ export async function startTwin(opts: TwinOptions = {}): Promise<Twin> {
     source: opts.sourceAccount ?? SOURCE_ACCOUNT,
     destination: opts.destinationAccount ?? DESTINATION_ACCOUNT,
   };
-  const moto = await startMoto();
+  const moto = await startMoto({ shared: opts.sharedMoto ?? process.env.JEST_WORKER_ID !== undefined });
   const iam = new IamAuthorizer(moto.url);
   iam.enabled = opts.iam ?? process.env.TWIN_IAM !== 'off';
   // AWS limits (names, tags, sizes, share quota) on every call a state machine or Lambda makes.
