@@ -8,8 +8,12 @@ export interface LintResult {
   lines: string[];
 }
 
+let available: boolean | undefined;
+
+/** Whether cfn-lint runs here (asked once per test file: starting it costs a second). */
 export function cfnLintAvailable(): boolean {
-  return spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
+  available ??= spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
+  return available;
 }
 
 /** `extra`: further options, e.g. `['--include-checks', 'I']` for the informational rules. */
