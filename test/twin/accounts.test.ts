@@ -66,9 +66,12 @@ test('two destination accounts subscribed to one source: one source run replicat
   const source = await twin.deploy('source', { params: { destinationAccountIds: `${SECOND},${THIRD}` } });
   const destinations: DeployedStack[] = [];
   for (const account of [SECOND, THIRD]) {
-    await createDestinationNetwork(twin, 'replica-subnets', { account });
+    const network = await createDestinationNetwork(twin, 'replica-subnets', { account });
     destinations.push(
-      await twin.deploy('destination', { account, params: { sourceKmsKeyArn: source.outputs.KmsKeyArn! } }),
+      await twin.deploy('destination', {
+        account,
+        params: { sourceKmsKeyArn: source.outputs.KmsKeyArn!, vpcSecurityGroupIds: network.securityGroupId },
+      }),
     );
     await seedSecret(twin, SECRET_NAME, {}, { account });
   }
@@ -89,9 +92,11 @@ test('two destination accounts subscribed to one source: one source run replicat
 
 test('two stages of the destination in one account: each keeps its own replicas, names and secret', async () => {
   const source = await twin.deploy('source');
-  await createDestinationNetwork(twin);
+  const network = await createDestinationNetwork(twin);
   const sourceKmsKeyArn = source.outputs.KmsKeyArn!;
-  const dev = await twin.deploy('destination', { params: { sourceKmsKeyArn } });
+  const dev = await twin.deploy('destination', {
+    params: { sourceKmsKeyArn, vpcSecurityGroupIds: network.securityGroupId },
+  });
   await seedSecret(twin, SECRET_NAME);
   // The second stage cannot create rds-replica/orders-db again: it is given a secret of its own.
   const qaSecret = 'qa/orders-db';

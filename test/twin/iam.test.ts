@@ -100,7 +100,7 @@ describe('deploying the destination', () => {
     const network = await createDestinationNetwork(twin);
 
     const deploying = twin.deploy('destination', {
-      params: { vpcSecurityGroupIds: network.securityGroupId },
+      params: { vpcSecurityGroupIds: network.securityGroupId, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
     });
 
     await expect(deploying).rejects.toThrow(

@@ -161,9 +161,9 @@ let trigger: TriggerConfig;
 beforeAll(async () => {
   twin = await startTwin();
   const network = await createDestinationNetwork(twin);
-  await twin.deploy('source');
+  const source = await twin.deploy('source');
   const destination = await twin.deploy('destination', {
-    params: { vpcSecurityGroupIds: network.securityGroupId },
+    params: { vpcSecurityGroupIds: network.securityGroupId, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
   });
   const fn = Object.values(destination.functions).find((f) => f.name.endsWith('-trigger'))!;
   // the trigger's own configuration, read from the deployed function's environment
