@@ -10,6 +10,7 @@ import { deploymentMarker, replicaPrefix } from '../../src/contracts/names';
 import { type CfnTemplate, packageService, resourcesOfType } from '../../twin/src/package';
 import { cfnLint, cfnLintAvailable } from '../helpers/cfn-lint';
 import { parameterError } from '../helpers/parameters';
+import { EVERYTHING, GIVEN_KEY, GIVEN_SECRET, SOURCE_KEY } from '../helpers/variants';
 
 // partition-neutral: the template resolves it in the partition it is deployed to
 const SOURCE_TOPIC = {
@@ -18,27 +19,6 @@ const SOURCE_TOPIC = {
 // the dev stage's source key (params.dev in serverless.destination.yml)
 const DEV_SOURCE_KEY = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const DEPLOYMENT = 'rds-replica-destination-dev';
-
-// Every optional parameter set: given secret and keys instead of created ones, the optional
-// restore settings, final snapshots and an e-mail subscription.
-const GIVEN_SECRET = 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:prod/orders-db-AbCdEf';
-const GIVEN_KEY = 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-const SOURCE_KEY = 'arn:aws:kms:eu-west-1:111111111111:key/abcd1234-12ab-34cd-56ef-1234567890ab';
-const EVERYTHING = {
-  databases: 'orders-db,billing-db',
-  secretArns: `orders-db=${GIVEN_SECRET}`,
-  kmsKeyArn: GIVEN_KEY,
-  sourceKmsKeyArn: SOURCE_KEY,
-  dbParameterGroupName: 'replica-postgres16',
-  optionGroupName: 'replica-options',
-  finalSnapshotOnDelete: 'true',
-  notificationEmail: 'dba-oncall@example.com',
-  secretKmsKeyArns: 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
-  clusters: 'orders-aurora',
-  dbClusterParameterGroupName: 'replica-aurora-postgresql16',
-  serverlessV2MinCapacity: '0.5',
-  serverlessV2MaxCapacity: '4',
-};
 
 type Json = Record<string, unknown>;
 

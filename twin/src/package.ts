@@ -12,9 +12,11 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { parseDocument } from 'yaml';
 
 export type Side = 'source' | 'destination';
 
@@ -60,7 +62,25 @@ function newestInput(): number {
   return newest;
 }
 
-export function packageDir(side: Side, stage: string, params: Record<string, string>): string {
+export interface PackageOptions {
+  /**
+   * How the Lambda zips of a variant (any stage or parameters but the base `dev` package) are made.
+   * `reuse` (default): the base package's zips, which do not depend on stage or parameters (the
+   * bundles take their settings from the environment the template gives them), and `sls package`
+   * runs without serverless-esbuild, each function given its zip as `package.artifact`. That is
+   * half of a destination packaging's CPU. `build`: bundled again, as `sls package` does
+   * (a separate folder, `-built`); test/template/packaging.test.ts checks both give the same
+   * template and zips.
+   */
+  bundles?: 'reuse' | 'build';
+}
+
+export function packageDir(
+  side: Side,
+  stage: string,
+  params: Record<string, string>,
+  opts: PackageOptions = {},
+): string {
   const keys = Object.keys(params).sort();
   const suffix = keys.length
     ? `-${createHash('sha256')
@@ -68,8 +88,12 @@ export function packageDir(side: Side, stage: string, params: Record<string, str
         .digest('hex')
         .slice(0, 10)}`
     : '';
-  return join(ROOT, 'dist', `${side}-${stage}${suffix}`);
+  const built = opts.bundles === 'build' && isVariant(stage, params) ? '-built' : '';
+  return join(ROOT, 'dist', `${side}-${stage}${suffix}${built}`);
 }
+
+const isVariant = (stage: string, params: Record<string, string>) =>
+  stage !== 'dev' || Object.keys(params).length > 0;
 
 /**
  * `sls package --config serverless.<side>.yml --stage <stage> --package dist/<side>-<stage>[-hash]`,
@@ -80,8 +104,9 @@ export function packageService(
   side: Side,
   stage = 'dev',
   params: Record<string, string> = {},
+  opts: PackageOptions = {},
 ): Promise<PackagedService> {
-  const dir = packageDir(side, stage, params);
+  const dir = packageDir(side, stage, params, opts);
   const pending = inFlight.get(dir);
   if (pending) return pending;
   const job = (async () => {
@@ -99,7 +124,10 @@ export function packageService(
         // another process may have packaged the same variant while this one waited
         const packagedMeanwhile = existsSync(templatePath) && statSync(templatePath).mtimeMs > newestInput();
         if (!packagedMeanwhile) {
+          const bundles =
+            opts.bundles !== 'build' && isVariant(stage, params) ? await baseBundles(side) : undefined;
           work = workCopy(basename(dir));
+          if (bundles) useBundles(join(work, `serverless.${side}.yml`), bundles);
           rmSync(dir, { recursive: true, force: true });
           const printed = await run(join(ROOT, 'node_modules', '.bin', 'sls'), args, {
             cwd: work,
@@ -107,6 +135,8 @@ export function packageService(
             maxBuffer: 16 * 1024 * 1024,
           });
           output = `${printed.stdout}${printed.stderr}`;
+          // sls deploy would upload the artifacts from where they are; the twin reads them here
+          for (const [, zip] of bundles ?? []) cpSync(zip, join(dir, basename(zip)));
         }
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string; message: string };
@@ -124,6 +154,40 @@ export function packageService(
   inFlight.set(dir, job);
   job.catch(() => inFlight.delete(dir));
   return job;
+}
+
+/**
+ * The Lambda zips of the side's base package (`dev`, no parameters), by function name, packaging it
+ * first if needed; undefined when the side has no functions bundled by serverless-esbuild.
+ */
+async function baseBundles(side: Side): Promise<Map<string, string> | undefined> {
+  const doc = parseDocument(readFileSync(join(ROOT, `serverless.${side}.yml`), 'utf8'));
+  const plugins = (doc.toJS({ maxAliasCount: -1 }) as { plugins?: string[] }).plugins ?? [];
+  const functions = Object.keys((doc.toJS() as { functions?: Record<string, unknown> }).functions ?? {});
+  if (!plugins.includes('serverless-esbuild') || functions.length === 0) return undefined;
+  const base = await packageService(side, 'dev');
+  const zips = new Map(functions.map((f) => [f, join(base.dir, `${f}.zip`)]));
+  for (const zip of zips.values()) {
+    if (!existsSync(zip)) throw new Error(`the base package ${base.dir} has no ${basename(zip)}`);
+  }
+  return zips;
+}
+
+/**
+ * Rewrites a work copy's serverless file to package with the given zips: serverless-esbuild is
+ * left out of `plugins` and each function gets `package.artifact`. Nothing else changes (the
+ * CloudFormation short-form tags are kept as written).
+ */
+export function withBundles(serverlessYml: string, zips: Map<string, string>): string {
+  const doc = parseDocument(serverlessYml);
+  const plugins = doc.get('plugins') as { items: { value?: unknown }[] };
+  plugins.items = plugins.items.filter((i) => String(i.value ?? i) !== 'serverless-esbuild');
+  for (const [name, zip] of zips) doc.setIn(['functions', name, 'package', 'artifact'], zip);
+  return doc.toString({ lineWidth: 0 });
+}
+
+function useBundles(file: string, zips: Map<string, string>): void {
+  writeFileSync(file, withBundles(readFileSync(file, 'utf8'), zips));
 }
 
 /** What `sls package` reads; a work copy has these and a link to node_modules. */
