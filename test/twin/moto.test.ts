@@ -672,3 +672,77 @@ describe('missing moto', () => {
     expect(result.out).toMatch(/TWIN_NO_VENV=1/);
   });
 });
+
+describe('a server shared by the twins one process starts one after another (each test file of a Jest worker)', () => {
+  const alive = (pid: number | undefined) => {
+    try {
+      process.kill(pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const rdsAt = (url: string) =>
+    new RDSClient({
+      endpoint: url,
+      region: REGION,
+      credentials: { accessKeyId: 'AKIATWINTEST00000000', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+  const instancesAt = async (url: string) =>
+    ((await rdsAt(url).send(new DescribeDBInstancesCommand({}))).DBInstances ?? []).map(
+      (i) => i.DBInstanceIdentifier,
+    );
+
+  test('the next one reuses it with nothing left of the previous one; one started meanwhile gets its own', async () => {
+    const first = await startMoto({ shared: true });
+    await rdsAt(first.url).send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'left-behind',
+        DBInstanceClass: 'db.t3.micro',
+        Engine: 'postgres',
+        AllocatedStorage: 20,
+        MasterUsername: 'app',
+        MasterUserPassword: 'not-a-secret-1',
+      }),
+    );
+    await first.control.addFault({ kind: 'never-finishes', match: '*' });
+    await first.control.setDurations({ restore: 99 });
+    expect(await instancesAt(first.url)).toEqual(['left-behind']);
+
+    // while the first is in use, another twin of this process gets a server of its own
+    const meanwhile = await startMoto({ shared: true });
+    expect(meanwhile.url).not.toBe(first.url);
+    expect(await instancesAt(meanwhile.url)).toEqual([]);
+    await meanwhile.stop();
+    expect(alive(meanwhile.pid)).toBe(false);
+
+    await first.stop();
+    expect(alive(first.pid)).toBe(true);
+    const next = await startMoto({ shared: true });
+    expect(next.url).toBe(first.url);
+    expect(next.pid).toBe(first.pid);
+    expect(await instancesAt(next.url)).toEqual([]);
+    expect(await next.control.faults()).toEqual([]);
+    expect(await next.control.durations()).toEqual(DEFAULT_MOTO_DURATIONS);
+    await next.stop();
+  });
+
+  test('it ends with the process that started it, however that process ends', async () => {
+    const root = resolve(__dirname, '..', '..');
+    const script =
+      "require('./twin/src/moto').startMoto({ shared: true }).then((m) => { console.log(m.pid); process.kill(process.pid, 'SIGKILL'); })";
+    const pid = await new Promise<number>((done, fail) => {
+      const child = spawn('npx', ['tsx', '-e', script], { cwd: root });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.on('close', () => (/^\d+/.test(out.trim()) ? done(Number(out.trim())) : fail(new Error(out))));
+    });
+    // killed (no exit handler ran): the server notices its stdin close and exits
+    const deadline = Date.now() + 5000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
+  });
+});

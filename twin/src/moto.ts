@@ -8,9 +8,11 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -465,8 +467,25 @@ interface SharedRecord {
 
 function writeShared(rec: SharedRecord): void {
   const path = sharedRecord();
-  mkdirSync(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+  else if (!existsSync(path)) {
+    // the records of processes that have ended (their servers ended with them)
+    for (const f of readdirSync(dir)) {
+      const pid = Number(/^moto-(\d+)\.json$/.exec(f)?.[1]);
+      if (pid && !processAlive(pid)) rmSync(join(dir, f), { force: true });
+    }
+  }
   writeFileSync(path, JSON.stringify(rec));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Marks the shared server free again when the twin using it stops (the next one resets it). */
