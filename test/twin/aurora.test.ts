@@ -381,6 +381,42 @@ test('rollback of a cluster: "previous" points the secret back at the cluster li
   await expectSecretPointsAtCluster(PG, newer!, seededSecrets[PG]!);
 });
 
+test('rollback of a cluster to an unknown or invalid name is InvalidInput; RDS throttling the describes past the retries is reported to operations instead', async () => {
+  const live = (await secretState(twin, secretNameOf(PG))).value;
+  await takeNotices(story);
+  for (const to of ['orders-aurora-rr00000000-19990101t000000', 'Not A Cluster!']) {
+    const refused = await twin.run('destination', 'rollbackCluster', { database: PG, to });
+    expect(`${refused.error}: ${refused.cause}`).toMatch(
+      /^InvalidInput: field 'to' names .*, which is not a DB cluster of this account/,
+    );
+  }
+
+  // the first attempt and 4 retries of each of the two describes
+  await twin.moto.control.addFault({
+    kind: 'error',
+    api: 'DescribeDBClusters',
+    code: 'Throttling',
+    message: 'Rate exceeded',
+    count: 10,
+    account: twin.accounts.destination,
+  });
+  const throttled = await twin.run('destination', 'rollbackCluster', { database: PG, to: 'previous' });
+  const remaining = (await twin.moto.control.faults()).map((f) => f.remaining ?? 0);
+  await twin.moto.control.clearFaults();
+
+  expect(throttled.status).toBe('FAILED');
+  expect(throttled.error).toBe('Rds.RdsException');
+  expect(statesEntered(throttled)).toContain('Search For The Target Replica');
+  expect(remaining).toEqual([0]);
+  expect((await takeNotices(story)).map((n) => n.message)).toEqual([
+    expect.objectContaining({
+      outcome: 'rollback failed; the database secret was not changed',
+      error: 'Rds.RdsException',
+    }),
+  ]);
+  expect((await secretState(twin, secretNameOf(PG))).value).toEqual(live);
+});
+
 test('the source cluster snapshot quota would be exceeded: SnapshotQuotaWouldBeExceeded before anything is created', async () => {
   const before = await sourceClusterSnapshots();
   // room for one more cluster snapshot; a run needs two (the intermediate snapshot and the shared copy)

@@ -249,3 +249,54 @@ test('rollback to a stopped replica: every call throttled twice; the secret poin
   expect(await lockItem()).toBeUndefined();
   expect(await takeNotices(story)).toEqual([]);
 });
+
+describe('rollback while RDS keeps throttling the describe of the target (past the retries)', () => {
+  /** Every DescribeDBInstances in the destination account fails `count` times with Throttling. */
+  const throttleDescribes = (count: number, match?: string): ErrorFault => ({
+    ...throttle('DescribeDBInstances', match),
+    count,
+  });
+  // rds retry policy: the first attempt and 4 retries
+  const ATTEMPTS = 5;
+
+  test('throughout: the run fails with RDS error and tells operations, not InvalidInput; nothing changed', async () => {
+    const live = (await secretState(twin)).value;
+    expect(live.dbInstanceIdentifier).toBe(second);
+    await twin.moto.control.addFault(throttleDescribes(2 * ATTEMPTS));
+
+    const exec = await twin.run('destination', 'rollback', { database: DATABASE, to: 'previous' });
+
+    expect(exec.status).toBe('FAILED');
+    expect(exec.error).toBe(RDS_THROTTLED);
+    expect(exec.cause).toContain('Rate exceeded');
+    expect(failedAttempts(exec, 'Describe The Target Replica')).toHaveLength(ATTEMPTS);
+    expect(failedAttempts(exec, 'Search For The Target Replica')).toHaveLength(ATTEMPTS);
+    expect(await unusedThrottles()).toEqual([]);
+    const notices = await takeNotices(story);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]!.message).toMatchObject({
+      outcome: 'rollback failed; the database secret was not changed',
+      database: DATABASE,
+      error: RDS_THROTTLED,
+    });
+    expect((await secretState(twin)).value).toEqual(live);
+    expect((await instances(twin)).map((i) => i.DBInstanceIdentifier).sort()).toEqual([second, third]);
+    expect(await lockItem()).toBeUndefined();
+  });
+
+  test('until the search: the search finds the target and the rollback completes', async () => {
+    await twin.moto.control.addFault(throttleDescribes(ATTEMPTS, third));
+
+    const exec = await twin.run('destination', 'rollback', { database: DATABASE, to: 'previous' });
+
+    expect(failureSummary(exec)).toBe(`${exec.name}: SUCCEEDED  `);
+    expect(output(exec)).toEqual({ database: DATABASE, from: second, to: third, dryRun: false });
+    expect(failedAttempts(exec, 'Describe The Target Replica')).toHaveLength(ATTEMPTS);
+    expect(failedAttempts(exec, 'Search For The Target Replica')).toEqual([]);
+    expect(await unusedThrottles()).toEqual([]);
+    await letTimePass(twin);
+    expect((await secretState(twin)).value).toMatchObject(endpointOf((await instance(twin, third))!));
+    expect(await takeNotices(story)).toEqual([]);
+    expect(await lockItem()).toBeUndefined();
+  });
+});
