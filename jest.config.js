@@ -1,4 +1,4 @@
-/** Unit, template and twin tests. The twin tests start moto_server once per file. */
+/** Unit, template and twin tests. The twin tests of a worker share one moto_server (reset per file). */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

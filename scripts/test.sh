@@ -54,9 +54,9 @@ else
   missing cfn-lint "pip install 'cfn-lint==1.51.0'"
 fi
 
-# Template and twin tests run in one Jest run on two workers: each twin test file starts its own
-# moto and twin host on free ports, and packaging (most of the template tests' time) is serialised
-# between workers (twin/src/package.ts), so one worker runs twin scenarios while the other packages.
+# Template and twin tests run in one Jest run on two workers. Each worker's twin tests share one
+# moto_server, reset between test files; each packaged variant is made once (a per-variant lock
+# between workers) and reuses the base package's Lambda zips (twin/src/package.ts).
 if npx --no-install tsx twin/src/moto.ts --check; then
   step "template tests and offline twin end-to-end tests (jest test/template test/twin)"
   npx --no-install jest --ci --bail --maxWorkers=2 test/template test/twin
