@@ -49,6 +49,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deploymentMarker } from '../src/contracts/names';
+import { EVERYTHING } from '../test/helpers/variants';
 import { type CfnTemplate, packageService, ROOT, type Side } from '../twin/src/package';
 
 type Json = Record<string, unknown>;
@@ -993,22 +994,8 @@ export const VARIANTS: Variant[] = [
   {
     side: 'destination',
     label: 'every option',
-    // the same values as test/template/destination.test.ts, so both share one cached package
-    params: {
-      databases: 'orders-db,billing-db',
-      secretArns: 'orders-db=arn:aws:secretsmanager:eu-west-1:222222222222:secret:prod/orders-db-AbCdEf',
-      kmsKeyArn: 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-      sourceKmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/abcd1234-12ab-34cd-56ef-1234567890ab',
-      dbParameterGroupName: 'replica-postgres16',
-      optionGroupName: 'replica-options',
-      finalSnapshotOnDelete: 'true',
-      notificationEmail: 'dba-oncall@example.com',
-      secretKmsKeyArns: 'arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-12ab-34cd-56ef-1234567890ab',
-      clusters: 'orders-aurora',
-      dbClusterParameterGroupName: 'replica-aurora-postgresql16',
-      serverlessV2MinCapacity: '0.5',
-      serverlessV2MaxCapacity: '4',
-    },
+    // the same values as the template tests, so both share one cached package
+    params: EVERYTHING,
     accounts: ['111111111111'],
   },
 ];
