@@ -217,7 +217,7 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: 'an Aurora cluster: stale locks taken over; a failed restore tells operations; so does a rollback whose history cannot be read',
+    name: 'an Aurora cluster: stale locks taken over; a failed restore tells operations; so does a rollback that RDS keeps throttling',
     async run(twin) {
       const cluster = 'orders-aurora';
       await createSourceCluster(twin, { id: cluster, engine: 'aurora-postgresql' });
@@ -239,13 +239,14 @@ const scenarios: Scenario[] = [
       );
       if (runs.length !== 1 || runs[0]!.status !== 'FAILED')
         throw new Error(`replicate-cluster ${runs[0]?.status}: ${runs[0]?.error}: expected a failed restore`);
-      // DynamoDB does not answer the rollback's read of the live replica history: it tells operations.
+      // RDS throttles the rollback's describe and search of the target past their retries (after it
+      // took over the stale lock, asking whether its holder still runs): it tells operations.
       await staleLock(twin, table, 'rollback-cluster', cluster);
       await twin.moto.control.addFault({
         kind: 'error',
-        api: 'GetItem',
-        code: 'InternalServerError',
-        status: 500,
+        api: 'DescribeDBClusters',
+        code: 'Throttling',
+        message: 'Rate exceeded',
         count: 100,
         account: twin.accounts.destination,
       });
@@ -255,9 +256,9 @@ const scenarios: Scenario[] = [
         to: `${replicaPrefix(undefined, cluster, 'rds-replica-destination-dev')}-20000101t000000`,
       });
       await twin.moto.control.clearFaults();
-      if (rollback.status !== 'FAILED' || rollback.error === 'InvalidInput')
+      if (rollback.status !== 'FAILED' || rollback.error !== 'Rds.RdsException')
         throw new Error(
-          `rollback-cluster ${rollback.status}: ${rollback.error}: ${rollback.cause}: expected DynamoDB's failure`,
+          `rollback-cluster ${rollback.status}: ${rollback.error}: ${rollback.cause}: expected RDS's throttling`,
         );
     },
   },
