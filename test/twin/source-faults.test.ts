@@ -13,6 +13,7 @@ import { createSourceDatabase } from '../../twin/src/fixtures';
 import {
   calmTwin,
   childOf,
+  childrenOf,
   DEPLOYMENT_ID,
   type Delivery,
   deploySource,
@@ -229,6 +230,50 @@ test('describe calls throttled past the retry budget: the run fails with Rds.Rds
   const cause = await expectCleanFailure(result, database, 'Create Source Snapshot', 'Rds.RdsException');
   expect(cause).toContain('Rate exceeded');
   expect(retriesOf(result.child, 'Describe Source Snapshot')).toHaveLength(6);
+});
+
+describe('the check of a requested instance meets RDS throttling (Rds.RdsException, as an identifier RDS rejects)', () => {
+  // the source rds retry policy: the first attempt and 6 retries
+  const ATTEMPTS = 7;
+  const throttleDescribes = (count: number, match?: string) =>
+    twin.moto.control.addFault({
+      kind: 'error',
+      api: 'DescribeDBInstances',
+      code: 'Throttling',
+      message: 'Rate exceeded',
+      count,
+      account: twin.accounts.source,
+      ...(match ? { match } : {}),
+    });
+
+  test('past the retries of the describe and of the search: the run fails with RDS error, not InvalidInput, before anything is created', async () => {
+    const database = 'throttled-check-db';
+    await createSourceDatabase(twin, { id: database });
+    const snapshotsBefore = (await manualSnapshots(twin)).map((s) => s.DBSnapshotIdentifier).sort();
+    await throttleDescribes(2 * ATTEMPTS);
+
+    const run = await twin.run('source', 'replicate', { databases: [database] });
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Rds.RdsException');
+    expect(run.cause).toContain('Rate exceeded');
+    expect(statesEntered(run)).toContain('Search For The Requested Instance');
+    expect((await twin.moto.control.faults()).map((f) => f.remaining ?? 0)).toEqual([0]);
+    expect(childrenOf(twin, run)).toEqual([]);
+    expect((await manualSnapshots(twin)).map((s) => s.DBSnapshotIdentifier).sort()).toEqual(snapshotsBefore);
+    expect(await takeMessages(story)).toEqual([]);
+  });
+
+  test('past the retries of the describe only: the search finds the instance and the run replicates it', async () => {
+    const database = 'briefly-throttled-check-db';
+    await throttleDescribes(ATTEMPTS, database);
+    const { run, messages } = await replicateUnderFault(database);
+
+    expect(describeRun(run)).toBe(`${run.name}: SUCCEEDED  `);
+    expect(statesEntered(run)).toContain('Search For The Requested Instance');
+    expect((await twin.moto.control.faults()).map((f) => f.remaining ?? 0)).toEqual([0]);
+    expect(messages).toHaveLength(1);
+  });
 });
 
 test('sharing fails: the copy is deleted and forgotten, nothing is announced, operations are told', async () => {
