@@ -34,6 +34,23 @@ const FAILED_INSTANCE_STATUSES = [
   'deleting',
 ];
 
+/**
+ * The tags of what a run creates (a snapshot copy, a replica instance, cluster or writer): this
+ * deployment's, never the source's (a restore would otherwise inherit them), with the run's facts
+ * from the message (src/contracts/contract.json names the keys).
+ */
+function runTags(s, kind) {
+  const t = contract.tagKeys;
+  return [
+    { Key: t.managedBy, Value: s.deploymentId },
+    { Key: t.kind, Value: kind },
+    { Key: t.sourceDatabase, 'Value.$': '$.database' },
+    { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
+    { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
+    { Key: t.runId, 'Value.$': '$.message.runId' },
+  ];
+}
+
 function anyOf(variable, statuses) {
   return statuses.map((status) => ({ Variable: variable, StringEquals: status }));
 }
@@ -108,7 +125,6 @@ module.exports = {
   // deployment's replica tags, unprotected until it is available (as for instances).
   async clusterRestoreParameters(ctx) {
     const s = await settings(ctx);
-    const t = contract.tagKeys;
     return {
       'DbClusterIdentifier.$': '$.names.dbClusterIdentifier',
       'SnapshotIdentifier.$': '$.copy.dbClusterSnapshotIdentifier',
@@ -128,21 +144,13 @@ module.exports = {
         : {}),
       DeletionProtection: false,
       CopyTagsToSnapshot: true,
-      Tags: [
-        { Key: t.managedBy, Value: s.deploymentId },
-        { Key: t.kind, Value: contract.kinds.replica },
-        { Key: t.sourceDatabase, 'Value.$': '$.database' },
-        { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
-        { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
-        { Key: t.runId, 'Value.$': '$.message.runId' },
-      ],
+      Tags: runTags(s, contract.kinds.replica),
     };
   },
 
   // Parameters of "Create The Writer" (createDBInstance in the restored cluster, same name).
   async writerParameters(ctx) {
     const s = await settings(ctx);
-    const t = contract.tagKeys;
     return {
       'DbInstanceIdentifier.$': '$.restored.dbClusterIdentifier',
       'DbClusterIdentifier.$': '$.restored.dbClusterIdentifier',
@@ -152,14 +160,7 @@ module.exports = {
         ? { DbParameterGroupName: s.clusterInstanceParameterGroupName }
         : {}),
       PubliclyAccessible: s.publiclyAccessible,
-      Tags: [
-        { Key: t.managedBy, Value: s.deploymentId },
-        { Key: t.kind, Value: contract.kinds.replica },
-        { Key: t.sourceDatabase, 'Value.$': '$.database' },
-        { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
-        { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
-        { Key: t.runId, 'Value.$': '$.message.runId' },
-      ],
+      Tags: runTags(s, contract.kinds.replica),
     };
   },
 
@@ -172,21 +173,13 @@ module.exports = {
   // when the source instance is on a non-default one.
   async copyParameters(ctx) {
     const s = await settings(ctx);
-    const t = contract.tagKeys;
     return {
       'SourceDBSnapshotIdentifier.$': '$.message.sharedSnapshotArn',
       'TargetDBSnapshotIdentifier.$': '$.copy.dbSnapshotIdentifier',
       KmsKeyId: s.kmsKey,
       ...(s.crossRegion && s.optionGroupName ? { OptionGroupName: s.optionGroupName } : {}),
       CopyTags: false,
-      Tags: [
-        { Key: t.managedBy, Value: s.deploymentId },
-        { Key: t.kind, Value: contract.kinds.snapshotCopy },
-        { Key: t.sourceDatabase, 'Value.$': '$.database' },
-        { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
-        { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
-        { Key: t.runId, 'Value.$': '$.message.runId' },
-      ],
+      Tags: runTags(s, contract.kinds.snapshotCopy),
     };
   },
 
@@ -237,7 +230,6 @@ module.exports = {
 
   async restoreParameters(ctx) {
     const s = await settings(ctx);
-    const t = contract.tagKeys;
     return {
       'DbInstanceIdentifier.$': '$.names.dbInstanceIdentifier',
       'DbSnapshotIdentifier.$': '$.copy.dbSnapshotIdentifier',
@@ -253,15 +245,7 @@ module.exports = {
       // machine turns protection on once the replica is available, before the secret moves.
       DeletionProtection: false,
       CopyTagsToSnapshot: true,
-      // This deployment's replica tags, never the source's (restore would otherwise inherit them).
-      Tags: [
-        { Key: t.managedBy, Value: s.deploymentId },
-        { Key: t.kind, Value: contract.kinds.replica },
-        { Key: t.sourceDatabase, 'Value.$': '$.database' },
-        { Key: t.sourceAccount, 'Value.$': '$.message.sourceAccountId' },
-        { Key: t.snapshotTime, 'Value.$': '$.message.snapshotCreateTime' },
-        { Key: t.runId, 'Value.$': '$.message.runId' },
-      ],
+      Tags: runTags(s, contract.kinds.replica),
     };
   },
 
