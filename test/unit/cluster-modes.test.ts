@@ -130,6 +130,33 @@ test('mergeSecret refuses with SecretChanged when the secret moved since the run
   expect(secrets).not.toHaveReceivedCommand(PutSecretValueCommand);
 });
 
+test('mergeSecret (cluster mode), retried after it succeeded: writes nothing and reads the previous cluster from AWSPREVIOUS when not told', async () => {
+  const merged = mergeEndpoint(secretText, {
+    host: `${NEW}.cluster-abc.eu-west-1.rds.amazonaws.com`,
+    port: 5432,
+    engine: 'aurora-postgresql',
+    dbClusterIdentifier: NEW,
+  }).secretString;
+  secrets
+    .on(GetSecretValueCommand)
+    .resolves({ SecretString: merged, VersionId: 'v2' })
+    .on(GetSecretValueCommand, { SecretId: 's', VersionStage: 'AWSPREVIOUS' })
+    .resolves({ SecretString: secretText, VersionId: 'v1' });
+
+  const told = await mergeSecret({
+    secretId: 's',
+    dbClusterIdentifier: NEW,
+    database: DB,
+    expectedLive: OLD,
+  });
+  const untold = await mergeSecret({ secretId: 's', dbClusterIdentifier: NEW, database: DB });
+
+  expect(told.previousDbClusterIdentifier).toBe(OLD);
+  // the previous version's dbClusterIdentifier, not its dbInstanceIdentifier (legacy-1)
+  expect(untold.previousDbClusterIdentifier).toBe(OLD);
+  expect(secrets).not.toHaveReceivedCommand(PutSecretValueCommand);
+});
+
 test('nameReplica (cluster mode) reads the live cluster and skips a name a cluster or an instance holds', async () => {
   process.env.INSTANCE_NAME_PREFIX = '{database}-{deployment}';
   rds.on(DescribeDBClustersCommand).callsFake((input: { DBClusterIdentifier: string }) => {

@@ -176,53 +176,86 @@ async function mergeCluster(
   input: MergeClusterSecretInput,
   log: typeof logger,
 ): Promise<MergeClusterSecretResult> {
-  const deploymentId = v.env('DEPLOYMENT_ID');
   const target = input.dbClusterIdentifier.toLowerCase();
   const { cluster, writer } = await describeCluster(target);
-  const endpoint = clusterEndpoint(cluster, writer, deploymentId, input.database);
+  const endpoint = clusterEndpoint(cluster, writer, v.env('DEPLOYMENT_ID'), input.database);
+  const previous = await switchSecret({ ...input, kind: 'cluster', target, endpoint, log });
+  return { previousDbClusterIdentifier: previous, dbClusterIdentifier: target, ...hostAndPort(endpoint) };
+}
 
-  const got = await currentSecretString(secrets, input.secretId);
-  const secret = checkSecret(input.secretId, got.secretString);
-  const current = liveDbClusterIdentifier(secret);
-  const alreadyMerged = sameDbInstance(current, target);
-  if (!alreadyMerged && input.expectedLive !== undefined && !sameLive(current, input.expectedLive)) {
+interface Switch {
+  kind: 'instance' | 'cluster';
+  secretId: string;
+  /** The replica instance or cluster, lower case. */
+  target: string;
+  expectedLive?: string | null;
+  endpoint: { host: string; port: number; engine: string };
+  log: typeof logger;
+}
+
+const ID_FIELD = { instance: 'dbInstanceIdentifier', cluster: 'dbClusterIdentifier' } as const;
+
+const hostAndPort = ({ host, port }: { host: string; port: number }) => ({ host, port });
+
+/**
+ * Points the secret at `target` (instance or cluster) and returns what it pointed at before: reads
+ * the secret, refuses a change made since the run began (expectedLive), writes the endpoint keys
+ * once (a retry finds them written) and leaves every other key as it was.
+ */
+async function switchSecret(sw: Switch): Promise<string | null> {
+  const got = await currentSecretString(secrets, sw.secretId);
+  const secret = checkSecret(sw.secretId, got.secretString);
+  const current = sw.kind === 'cluster' ? liveDbClusterIdentifier(secret) : liveDbInstanceIdentifier(secret);
+  const alreadyMerged = sameDbInstance(current, sw.target);
+  if (!alreadyMerged && sw.expectedLive !== undefined && !sameLive(current, sw.expectedLive)) {
+    const none = `no ${sw.kind}`;
     throw new SecretChanged(
-      `secret ${input.secretId} points at cluster ${current ?? 'none'}, not at ${input.expectedLive ?? 'none'} ` +
+      `secret ${sw.secretId} points at ${current ?? none}, not at ${sw.expectedLive ?? none} ` +
         'as when this run began (another run or an operator changed it; check the secret, then re-run)',
     );
   }
+
+  const endpoint = { ...hostAndPort(sw.endpoint), engine: sw.endpoint.engine };
   const merged = mergeEndpoint(
     got.secretString as string,
-    { host: endpoint.host, port: endpoint.port, dbClusterIdentifier: target, engine: endpoint.engine },
-    input.secretId,
+    sw.kind === 'cluster'
+      ? { ...endpoint, dbClusterIdentifier: sw.target }
+      : { ...endpoint, dbInstanceIdentifier: sw.target },
+    sw.secretId,
   );
   if (!merged.unchanged) {
     await secrets.send(
       new PutSecretValueCommand({
-        SecretId: input.secretId,
+        SecretId: sw.secretId,
         SecretString: merged.secretString,
-        ClientRequestToken: clientRequestToken(`cluster:${target}`, got.versionId),
+        // an instance and a cluster of the same name replace a version with different tokens
+        ClientRequestToken: clientRequestToken(
+          sw.kind === 'cluster' ? `cluster:${sw.target}` : sw.target,
+          got.versionId,
+        ),
       }),
     );
   }
-  const previous = alreadyMerged
-    ? input.expectedLive !== undefined
-      ? input.expectedLive
-      : null
-    : merged.previousDbInstanceIdentifier;
-  log.info(merged.unchanged ? 'secret already pointed at the cluster' : 'pointed secret at cluster', {
-    secretId: input.secretId,
-    dbClusterIdentifier: target,
-    previousDbClusterIdentifier: previous,
-    host: endpoint.host,
-    port: endpoint.port,
+
+  let previous = merged.previousDbInstanceIdentifier;
+  if (alreadyMerged) {
+    // a retry of a merge that succeeded: what was live before it
+    previous =
+      sw.expectedLive !== undefined
+        ? sw.expectedLive
+        : await previousFromHistory(sw.secretId, sw.target, ID_FIELD[sw.kind]);
+  }
+  // the log lines and fields as before the two flows became one (operators' log queries)
+  const what = sw.kind === 'cluster' ? 'cluster' : 'replica';
+  const previousField =
+    sw.kind === 'cluster' ? 'previousDbClusterIdentifier' : 'previousDbInstanceIdentifier';
+  sw.log.info(merged.unchanged ? `secret already pointed at the ${what}` : `pointed secret at ${what}`, {
+    secretId: sw.secretId,
+    [ID_FIELD[sw.kind]]: sw.target,
+    [previousField]: previous,
+    ...hostAndPort(sw.endpoint),
   });
-  return {
-    previousDbClusterIdentifier: previous,
-    dbClusterIdentifier: target,
-    host: endpoint.host,
-    port: endpoint.port,
-  };
+  return previous;
 }
 
 export function parseInput(event: unknown): MergeSecretInput {
@@ -279,13 +312,13 @@ async function describeInstance(id: string): Promise<DBInstance> {
   );
 }
 
-/** The instance the AWSPREVIOUS version pointed at: the answer for a retry of a merge that succeeded. */
-async function previousFromHistory(secretId: string, target: string): Promise<string | null> {
+/** What the AWSPREVIOUS version pointed at (its `field`): the answer for a retry of a merge that succeeded. */
+async function previousFromHistory(secretId: string, target: string, field: string): Promise<string | null> {
   try {
     const prev = await secrets.send(
       new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSPREVIOUS' }),
     );
-    const id = JSON.parse(prev.SecretString ?? '{}')?.dbInstanceIdentifier;
+    const id = JSON.parse(prev.SecretString ?? '{}')?.[field];
     return typeof id === 'string' && id !== '' && !sameDbInstance(id, target) ? id : null;
   } catch {
     return null;
@@ -309,57 +342,9 @@ export async function handler(
   const clusterInput = parseClusterInput(event);
   if (clusterInput) return mergeCluster(clusterInput, log);
   const input = parseInput(event);
-  const deploymentId = v.env('DEPLOYMENT_ID');
   const target = input.dbInstanceIdentifier.toLowerCase();
-
   const instance = await describeInstance(target);
-  const endpoint = replicaEndpoint(instance, deploymentId, input.database);
-
-  const got = await currentSecretString(secrets, input.secretId);
-  const secret = checkSecret(input.secretId, got.secretString);
-  const current = liveDbInstanceIdentifier(secret);
-  const alreadyMerged = sameDbInstance(current, target);
-
-  if (!alreadyMerged && input.expectedLive !== undefined && !sameLive(current, input.expectedLive)) {
-    throw new SecretChanged(
-      `secret ${input.secretId} points at ${current ?? 'no instance'}, not at ${input.expectedLive ?? 'no instance'} ` +
-        'as when this run began (another run or an operator changed it; check the secret, then re-run)',
-    );
-  }
-
-  const merged = mergeEndpoint(
-    got.secretString as string,
-    { host: endpoint.host, port: endpoint.port, dbInstanceIdentifier: target, engine: endpoint.engine },
-    input.secretId,
-  );
-  if (!merged.unchanged) {
-    await secrets.send(
-      new PutSecretValueCommand({
-        SecretId: input.secretId,
-        SecretString: merged.secretString,
-        ClientRequestToken: clientRequestToken(target, got.versionId),
-      }),
-    );
-  }
-
-  let previous = merged.previousDbInstanceIdentifier;
-  if (alreadyMerged) {
-    previous =
-      input.expectedLive !== undefined
-        ? input.expectedLive
-        : await previousFromHistory(input.secretId, target);
-  }
-  log.info(merged.unchanged ? 'secret already pointed at the replica' : 'pointed secret at replica', {
-    secretId: input.secretId,
-    dbInstanceIdentifier: target,
-    previousDbInstanceIdentifier: previous,
-    host: endpoint.host,
-    port: endpoint.port,
-  });
-  return {
-    previousDbInstanceIdentifier: previous,
-    dbInstanceIdentifier: target,
-    host: endpoint.host,
-    port: endpoint.port,
-  };
+  const endpoint = replicaEndpoint(instance, v.env('DEPLOYMENT_ID'), input.database);
+  const previous = await switchSecret({ ...input, kind: 'instance', target, endpoint, log });
+  return { previousDbInstanceIdentifier: previous, dbInstanceIdentifier: target, ...hostAndPort(endpoint) };
 }
