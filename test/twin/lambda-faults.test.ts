@@ -14,10 +14,10 @@ const EVENT = { database: 'orders-db', snapshotCreateTime: '2026-11-23T19:21:47Z
 
 beforeAll(async () => {
   twin = await startTwin();
-  await twin.deploy('source');
+  const source = await twin.deploy('source');
   const network = await createDestinationNetwork(twin);
   const stack = await twin.deploy('destination', {
-    params: { vpcSecurityGroupIds: network.securityGroupId },
+    params: { vpcSecurityGroupIds: network.securityGroupId, sourceKmsKeyArn: source.outputs.KmsKeyArn! },
   });
   await seedSecret(twin, SECRET);
   fn = Object.values(stack.functions).find((f) => f.name.endsWith('-nameReplica'))!.name;
