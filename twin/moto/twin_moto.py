@@ -733,6 +733,29 @@ def install_lean_server() -> None:
     backends.list_of_moto_modules = lambda: modules
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    install_lazy_kms_key_pairs()
+
+
+class _LazyPrivateKey:
+    """moto gives every KMS key, symmetric ones too, an RSA or EC key pair for Sign/Verify at creation
+    (~50 ms of CPU each); the twin's keys are symmetric and never sign. The pair is made on first use."""
+
+    def __init__(self, make: Any, key_spec: str) -> None:
+        self._make = make
+        self._key_spec = key_spec
+        self._key: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._key is None:
+            self._key = self._make(self._key_spec)
+        return getattr(self._key, name)
+
+
+def install_lazy_kms_key_pairs() -> None:
+    import moto.kms.models as kms_models
+
+    make = kms_models.generate_private_key
+    kms_models.generate_private_key = lambda key_spec: _LazyPrivateKey(make, key_spec)
 
 
 def install() -> None:  # noqa: C901 - one place for all patches
