@@ -66,6 +66,13 @@ export function parseInput(event: unknown): SelectRetentionInput {
   return { database, keep: v.integer(input, 'keep', WHAT, 1, MAX_KEEP), live, previous, kind };
 }
 
+/** Pure: when a replica's data is from: its snapshot-time tag, else its creation time, else ''. */
+function dataTime(tags: DBInstance['TagList'], created: Date | undefined): string {
+  const tagged = tagValue(tags, TAG_KEYS.snapshotTime);
+  if (tagged !== undefined && parseDateTime(tagged) !== undefined) return tagged;
+  return created instanceof Date && !Number.isNaN(created.getTime()) ? created.toISOString() : '';
+}
+
 /** Pure: a described instance -> a managed replica, or undefined when it is not ours. */
 export function toManagedReplica(
   instance: DBInstance,
@@ -74,14 +81,7 @@ export function toManagedReplica(
 ): ManagedReplica | undefined {
   if (!instance.DBInstanceIdentifier || !isManagedReplica(instance.TagList, deploymentId, database))
     return undefined;
-  const tagged = tagValue(instance.TagList, TAG_KEYS.snapshotTime);
-  const created = instance.InstanceCreateTime;
-  const snapshotTime =
-    tagged !== undefined && parseDateTime(tagged) !== undefined
-      ? tagged
-      : created instanceof Date && !Number.isNaN(created.getTime())
-        ? created.toISOString()
-        : '';
+  const snapshotTime = dataTime(instance.TagList, instance.InstanceCreateTime);
   const address = instance.Endpoint?.Address;
   const port = instance.Endpoint?.Port;
   return {
@@ -116,14 +116,7 @@ export function toManagedClusterReplica(
 ): (ManagedReplica & { members: string[] }) | undefined {
   if (!cluster.DBClusterIdentifier || !isManagedReplica(cluster.TagList, deploymentId, database))
     return undefined;
-  const tagged = tagValue(cluster.TagList, TAG_KEYS.snapshotTime);
-  const created = cluster.ClusterCreateTime;
-  const snapshotTime =
-    tagged !== undefined && parseDateTime(tagged) !== undefined
-      ? tagged
-      : created instanceof Date && !Number.isNaN(created.getTime())
-        ? created.toISOString()
-        : '';
+  const snapshotTime = dataTime(cluster.TagList, cluster.ClusterCreateTime);
   return {
     id: cluster.DBClusterIdentifier,
     status: cluster.Status ?? 'unknown',
