@@ -89,20 +89,6 @@ export interface MergeClusterSecretResult {
   port: number;
 }
 
-export function parseClusterInput(event: unknown): MergeClusterSecretInput | undefined {
-  const input = v.object(event, WHAT);
-  if (!Object.hasOwn(input, 'dbClusterIdentifier')) return undefined;
-  const parsed: MergeClusterSecretInput = {
-    secretId: v.string(input, 'secretId', WHAT),
-    dbClusterIdentifier: v.dbInstanceIdentifier(input, 'dbClusterIdentifier', WHAT),
-    database: v.dbInstanceIdentifier(input, 'database', WHAT),
-  };
-  if (Object.hasOwn(input, 'expectedLive')) {
-    parsed.expectedLive = v.optionalDbInstanceIdentifier(input, 'expectedLive', WHAT);
-  }
-  return parsed;
-}
-
 /** Pure: throws unless the instance or cluster is a replica of `database` this deployment manages, and available. */
 function usableReplica(
   kind: 'instance' | 'cluster',
@@ -170,17 +156,6 @@ async function describeCluster(id: string): Promise<{ cluster: DBCluster; writer
     }
   }
   return { cluster, writer };
-}
-
-async function mergeCluster(
-  input: MergeClusterSecretInput,
-  log: typeof logger,
-): Promise<MergeClusterSecretResult> {
-  const target = input.dbClusterIdentifier.toLowerCase();
-  const { cluster, writer } = await describeCluster(target);
-  const endpoint = clusterEndpoint(cluster, writer, v.env('DEPLOYMENT_ID'), input.database);
-  const previous = await switchSecret({ ...input, kind: 'cluster', target, endpoint, log });
-  return { previousDbClusterIdentifier: previous, dbClusterIdentifier: target, ...hostAndPort(endpoint) };
 }
 
 interface Switch {
@@ -258,17 +233,25 @@ async function switchSecret(sw: Switch): Promise<string | null> {
   return previous;
 }
 
-export function parseInput(event: unknown): MergeSecretInput {
+/** The event in either mode: a cluster's when it names dbClusterIdentifier, else an instance's. */
+export function parseInput(event: unknown): {
+  kind: 'instance' | 'cluster';
+  secretId: string;
+  target: string;
+  database: string;
+  expectedLive?: string | null;
+} {
   const input = v.object(event, WHAT);
-  const parsed: MergeSecretInput = {
+  const kind = Object.hasOwn(input, 'dbClusterIdentifier') ? 'cluster' : 'instance';
+  const parsed = {
+    kind,
     secretId: v.string(input, 'secretId', WHAT),
-    dbInstanceIdentifier: v.dbInstanceIdentifier(input, 'dbInstanceIdentifier', WHAT),
+    target: v.dbInstanceIdentifier(input, ID_FIELD[kind], WHAT),
     database: v.dbInstanceIdentifier(input, 'database', WHAT),
-  };
-  if (Object.hasOwn(input, 'expectedLive')) {
-    parsed.expectedLive = v.optionalDbInstanceIdentifier(input, 'expectedLive', WHAT);
-  }
-  return parsed;
+  } as const;
+  return Object.hasOwn(input, 'expectedLive')
+    ? { ...parsed, expectedLive: v.optionalDbInstanceIdentifier(input, 'expectedLive', WHAT) }
+    : parsed;
 }
 
 /** Pure: the replica's endpoint, or the reason it cannot be used. */
@@ -339,12 +322,16 @@ export async function handler(
   context?: Context,
 ): Promise<MergeSecretResult | MergeClusterSecretResult> {
   const log = logger.child({ requestId: context?.awsRequestId });
-  const clusterInput = parseClusterInput(event);
-  if (clusterInput) return mergeCluster(clusterInput, log);
   const input = parseInput(event);
-  const target = input.dbInstanceIdentifier.toLowerCase();
-  const instance = await describeInstance(target);
-  const endpoint = replicaEndpoint(instance, v.env('DEPLOYMENT_ID'), input.database);
-  const previous = await switchSecret({ ...input, kind: 'instance', target, endpoint, log });
+  const target = input.target.toLowerCase();
+  const deploymentId = v.env('DEPLOYMENT_ID');
+  if (input.kind === 'cluster') {
+    const { cluster, writer } = await describeCluster(target);
+    const endpoint = clusterEndpoint(cluster, writer, deploymentId, input.database);
+    const previous = await switchSecret({ ...input, target, endpoint, log });
+    return { previousDbClusterIdentifier: previous, dbClusterIdentifier: target, ...hostAndPort(endpoint) };
+  }
+  const endpoint = replicaEndpoint(await describeInstance(target), deploymentId, input.database);
+  const previous = await switchSecret({ ...input, target, endpoint, log });
   return { previousDbInstanceIdentifier: previous, dbInstanceIdentifier: target, ...hostAndPort(endpoint) };
 }
