@@ -58,14 +58,6 @@ import { currentSecretString } from '../../lib/secrets';
 const rds = new RDSClient({});
 const secrets = new SecretsManagerClient({});
 
-export interface MergeSecretInput {
-  secretId: string;
-  dbInstanceIdentifier: string;
-  database: string;
-  /** undefined: not checked; null: the secret must not point at any instance yet. */
-  expectedLive?: string | null;
-}
-
 export interface MergeSecretResult {
   previousDbInstanceIdentifier: string | null;
   dbInstanceIdentifier: string;
@@ -163,6 +155,7 @@ interface Switch {
   secretId: string;
   /** The replica instance or cluster, lower case. */
   target: string;
+  /** undefined: not checked; null: the secret must not point at any instance or cluster yet. */
   expectedLive?: string | null;
   endpoint: { host: string; port: number; engine: string };
   log: typeof logger;
