@@ -149,36 +149,12 @@ export const handler = async (
   const input = parseInput(event);
   const got = await currentSecretString(secrets, input.secretId);
   const secret = checkSecret(input.secretId, got.secretString);
-  if (input.kind === 'cluster') {
-    const liveCluster = liveDbClusterIdentifier(secret);
-    if (input.mode === 'where') {
-      log.info('secret points at', { secretId: input.secretId, liveDbClusterIdentifier: liveCluster });
-      return { liveDbClusterIdentifier: liveCluster };
-    }
-    const prefix = namePrefix(
-      input.database,
-      input.prefix,
-      v.optionalEnv('INSTANCE_NAME_PREFIX'),
-      v.env('DEPLOYMENT_ID'),
-    );
-    const dbClusterIdentifier = await findReplicaName(
-      prefix,
-      input.snapshotCreateTime,
-      clusterNameTaken,
-      input.after,
-    );
-    log.info('named cluster replica', {
-      database: input.database,
-      secretId: input.secretId,
-      dbClusterIdentifier,
-      liveDbClusterIdentifier: liveCluster,
-    });
-    return { dbClusterIdentifier, liveDbClusterIdentifier: liveCluster };
-  }
-  const live = liveDbInstanceIdentifier(secret);
+  const cluster = input.kind === 'cluster';
+  const live = cluster ? liveDbClusterIdentifier(secret) : liveDbInstanceIdentifier(secret);
+  const liveField = cluster ? 'liveDbClusterIdentifier' : 'liveDbInstanceIdentifier';
   if (input.mode === 'where') {
-    log.info('secret points at', { secretId: input.secretId, liveDbInstanceIdentifier: live });
-    return { liveDbInstanceIdentifier: live };
+    log.info('secret points at', { secretId: input.secretId, [liveField]: live });
+    return cluster ? { liveDbClusterIdentifier: live } : { liveDbInstanceIdentifier: live };
   }
   const prefix = namePrefix(
     input.database,
@@ -186,18 +162,20 @@ export const handler = async (
     v.optionalEnv('INSTANCE_NAME_PREFIX'),
     v.env('DEPLOYMENT_ID'),
   );
-  const dbInstanceIdentifier = await findReplicaName(
+  const name = await findReplicaName(
     prefix,
     input.snapshotCreateTime,
-    instanceExists,
+    cluster ? clusterNameTaken : instanceExists,
     input.after,
   );
-  log.info('named replica', {
+  log.info(cluster ? 'named cluster replica' : 'named replica', {
     database: input.database,
     secretId: input.secretId,
-    dbInstanceIdentifier,
-    liveDbInstanceIdentifier: live,
+    [cluster ? 'dbClusterIdentifier' : 'dbInstanceIdentifier']: name,
+    [liveField]: live,
     ...(input.after ? { after: input.after } : {}),
   });
-  return { dbInstanceIdentifier, liveDbInstanceIdentifier: live };
+  return cluster
+    ? { dbClusterIdentifier: name, liveDbClusterIdentifier: live }
+    : { dbInstanceIdentifier: name, liveDbInstanceIdentifier: live };
 };
