@@ -19,7 +19,7 @@ import {
   type HistoryEvent,
   ListExecutionsCommand,
 } from '@aws-sdk/client-sfn';
-import contract from '../../../src/contracts/contract.json';
+import { isManagedReplica, TAG_KEYS, type Tag, tagValue } from '../../../src/contracts/tags';
 import type { StatusClients } from './clients';
 import type { Deployment, StateMachineRef } from './deployment';
 
@@ -128,7 +128,6 @@ export interface CollectOptions {
   scan?: number;
 }
 
-const TAG = contract.tagKeys;
 const iso = (d?: Date | string | number) => (d === undefined ? undefined : new Date(d).toISOString());
 const parse = (text?: string): unknown => {
   try {
@@ -398,13 +397,6 @@ async function liveOf(
 export const liveIdOf = (live: LiveView): string | null =>
   live.dbClusterIdentifier ?? live.dbInstanceIdentifier ?? null;
 
-const tagOf = (r: { TagList?: { Key?: string; Value?: string }[] }, k: string) =>
-  r.TagList?.find((t) => t.Key === k)?.Value;
-
-/** Replicas are what carries this deployment's managed-by tag and the replica kind (tags contract). */
-const isManagedReplica = (r: { TagList?: { Key?: string; Value?: string }[] }, deploymentId: string) =>
-  tagOf(r, TAG.managedBy) === deploymentId && tagOf(r, TAG.kind) === contract.kinds.replica;
-
 async function allInstances(clients: StatusClients): Promise<DBInstance[]> {
   const all: DBInstance[] = [];
   let Marker: string | undefined;
@@ -416,7 +408,7 @@ async function allInstances(clients: StatusClients): Promise<DBInstance[]> {
   return all;
 }
 
-async function managedClusters(clients: StatusClients, deploymentId: string): Promise<DBCluster[]> {
+async function allClusters(clients: StatusClients): Promise<DBCluster[]> {
   const all: DBCluster[] = [];
   let Marker: string | undefined;
   do {
@@ -424,7 +416,7 @@ async function managedClusters(clients: StatusClients, deploymentId: string): Pr
     all.push(...(page.DBClusters ?? []));
     Marker = page.Marker;
   } while (Marker);
-  return all.filter((c) => isManagedReplica(c, deploymentId));
+  return all;
 }
 
 /** The configured DB instances, then the configured Aurora DB clusters (or only `--database`). */
@@ -445,7 +437,7 @@ function instanceReplica(i: DBInstance, live: string | null): ReplicaView {
     dbInstanceIdentifier: i.DBInstanceIdentifier ?? '',
     live: i.DBInstanceIdentifier === live,
     status: i.DBInstanceStatus ?? '',
-    snapshotTime: tagOf(i, TAG.snapshotTime),
+    snapshotTime: tagValue(i.TagList, TAG_KEYS.snapshotTime),
     createdAt: iso(i.InstanceCreateTime),
     instanceClass: i.DBInstanceClass,
     engine: i.Engine,
@@ -462,7 +454,7 @@ function clusterReplica(c: DBCluster, instances: DBInstance[], live: string | nu
     dbClusterIdentifier: c.DBClusterIdentifier ?? '',
     live: c.DBClusterIdentifier === live,
     status: c.Status ?? '',
-    snapshotTime: tagOf(c, TAG.snapshotTime),
+    snapshotTime: tagValue(c.TagList, TAG_KEYS.snapshotTime),
     createdAt: iso(c.ClusterCreateTime),
     instanceClass: writer?.DBInstanceClass,
     ...(scaling
@@ -482,7 +474,7 @@ export async function collectDestination(
   const anyCluster = databases.some((d) => kindOf(deployment, d) === 'cluster');
   const [instances, clusters, runs] = await Promise.all([
     allInstances(clients),
-    anyCluster ? managedClusters(clients, deployment.stackName) : [],
+    anyCluster ? allClusters(clients) : [],
     runsPerDatabase(clients, deployment, databases, o),
   ]);
   const views: DestinationDatabaseView[] = [];
@@ -490,16 +482,12 @@ export async function collectDestination(
     const kind = kindOf(deployment, database);
     const live = await liveOf(clients, deployment, database, kind);
     const liveId = liveIdOf(live);
+    // replicas: this deployment's replica tags for this database (src/contracts/tags.ts)
+    const ours = (r: { TagList?: Tag[] }) => isManagedReplica(r.TagList, deployment.stackName, database);
     const replicas = (
       kind === 'cluster'
-        ? clusters
-            .filter((c) => tagOf(c, TAG.sourceDatabase) === database)
-            .map((c) => clusterReplica(c, instances, liveId))
-        : instances
-            .filter(
-              (i) => isManagedReplica(i, deployment.stackName) && tagOf(i, TAG.sourceDatabase) === database,
-            )
-            .map((i) => instanceReplica(i, liveId))
+        ? clusters.filter(ours).map((c) => clusterReplica(c, instances, liveId))
+        : instances.filter(ours).map((i) => instanceReplica(i, liveId))
     ).sort((a, b) => (b.snapshotTime ?? '').localeCompare(a.snapshotTime ?? ''));
     let recordedSwitch: DestinationDatabaseView['recordedSwitch'];
     if (deployment.tableName) {
