@@ -414,6 +414,36 @@ async function tagOnCreate(
   return [{ ...check, why: 'RDS authorises the tags a create sets (or copies) as rds:AddTagsToResource' }];
 }
 
+/**
+ * A snapshot copy (instance or cluster): both snapshots, the tags it sets or copies, and RDS's use of
+ * the source snapshot's key (decrypt) and of the copy's key (encrypt; the source's when none is
+ * given in the same account).
+ */
+async function copySnapshot(
+  call: Call,
+  lookups: Lookups,
+  action: string,
+  type: 'snapshot' | 'cluster-snapshot',
+  field: 'DBSnapshot' | 'DBClusterSnapshot',
+  what: string,
+): Promise<Check[]> {
+  const source = rdsArn(call, type, String(i(call)[`Source${field}Identifier`] ?? ''));
+  const target = rdsArn(call, type, String(i(call)[`Target${field}Identifier`] ?? ''));
+  const tags = tagsOf(i(call).Tags);
+  const requestTags = requestTagContext(tags);
+  const copied = i(call).CopyTags === true ? ((await lookups.rdsTags(source)) ?? {}) : {};
+  const snapshot = await lookups.snapshot(source);
+  const sourceKey = snapshot?.encrypted ? snapshot.kmsKeyId : undefined;
+  const targetKey = str(i(call).KmsKeyId) ?? (accountOf(source) === call.account ? sourceKey : undefined);
+  return [
+    await rdsResource(call, lookups, action, source, requestTags),
+    await rdsResource(call, lookups, action, target, requestTags, false),
+    ...(await tagOnCreate(call, lookups, target, { ...copied, ...tags })),
+    ...(await kmsThroughRds(call, lookups, sourceKey, 'read', `RDS decrypts the source ${what} ${source}`)),
+    ...(await kmsThroughRds(call, lookups, targetKey, 'write', `RDS encrypts the copy ${target} (KmsKeyId)`)),
+  ];
+}
+
 const RDS: Record<string, Builder> = {
   async DescribeDBInstances(call, lookups) {
     const id = str(i(call).DBInstanceIdentifier);
@@ -446,35 +476,8 @@ const RDS: Record<string, Builder> = {
       ...(await tagOnCreate(call, lookups, snap, { ...copied, ...tags })),
     ];
   },
-  async CopyDBSnapshot(call, lookups) {
-    const source = rdsArn(call, 'snapshot', String(i(call).SourceDBSnapshotIdentifier ?? ''));
-    const target = rdsArn(call, 'snapshot', String(i(call).TargetDBSnapshotIdentifier ?? ''));
-    const tags = tagsOf(i(call).Tags);
-    const requestTags = requestTagContext(tags);
-    const copied = i(call).CopyTags === true ? ((await lookups.rdsTags(source)) ?? {}) : {};
-    const snapshot = await lookups.snapshot(source);
-    const sourceKey = snapshot?.encrypted ? snapshot.kmsKeyId : undefined;
-    const targetKey = str(i(call).KmsKeyId) ?? (accountOf(source) === call.account ? sourceKey : undefined);
-    return [
-      await rdsResource(call, lookups, 'rds:CopyDBSnapshot', source, requestTags),
-      await rdsResource(call, lookups, 'rds:CopyDBSnapshot', target, requestTags, false),
-      ...(await tagOnCreate(call, lookups, target, { ...copied, ...tags })),
-      ...(await kmsThroughRds(
-        call,
-        lookups,
-        sourceKey,
-        'read',
-        `RDS decrypts the source snapshot ${source}`,
-      )),
-      ...(await kmsThroughRds(
-        call,
-        lookups,
-        targetKey,
-        'write',
-        `RDS encrypts the copy ${target} (KmsKeyId)`,
-      )),
-    ];
-  },
+  CopyDBSnapshot: (call, lookups) =>
+    copySnapshot(call, lookups, 'rds:CopyDBSnapshot', 'snapshot', 'DBSnapshot', 'snapshot'),
   async ModifyDBSnapshotAttribute(call, lookups) {
     const arn = rdsArn(call, 'snapshot', String(i(call).DBSnapshotIdentifier ?? ''));
     return [await rdsResource(call, lookups, 'rds:ModifyDBSnapshotAttribute', arn)];
@@ -614,35 +617,15 @@ const RDS: Record<string, Builder> = {
       ...(await tagOnCreate(call, lookups, snap, tags)),
     ];
   },
-  async CopyDBClusterSnapshot(call, lookups) {
-    const source = rdsArn(call, 'cluster-snapshot', String(i(call).SourceDBClusterSnapshotIdentifier ?? ''));
-    const target = rdsArn(call, 'cluster-snapshot', String(i(call).TargetDBClusterSnapshotIdentifier ?? ''));
-    const tags = tagsOf(i(call).Tags);
-    const requestTags = requestTagContext(tags);
-    const copied = i(call).CopyTags === true ? ((await lookups.rdsTags(source)) ?? {}) : {};
-    const snapshot = await lookups.snapshot(source);
-    const sourceKey = snapshot?.encrypted ? snapshot.kmsKeyId : undefined;
-    const targetKey = str(i(call).KmsKeyId) ?? (accountOf(source) === call.account ? sourceKey : undefined);
-    return [
-      await rdsResource(call, lookups, 'rds:CopyDBClusterSnapshot', source, requestTags),
-      await rdsResource(call, lookups, 'rds:CopyDBClusterSnapshot', target, requestTags, false),
-      ...(await tagOnCreate(call, lookups, target, { ...copied, ...tags })),
-      ...(await kmsThroughRds(
-        call,
-        lookups,
-        sourceKey,
-        'read',
-        `RDS decrypts the source cluster snapshot ${source}`,
-      )),
-      ...(await kmsThroughRds(
-        call,
-        lookups,
-        targetKey,
-        'write',
-        `RDS encrypts the copy ${target} (KmsKeyId)`,
-      )),
-    ];
-  },
+  CopyDBClusterSnapshot: (call, lookups) =>
+    copySnapshot(
+      call,
+      lookups,
+      'rds:CopyDBClusterSnapshot',
+      'cluster-snapshot',
+      'DBClusterSnapshot',
+      'cluster snapshot',
+    ),
   async ModifyDBClusterSnapshotAttribute(call, lookups) {
     const arn = rdsArn(call, 'cluster-snapshot', String(i(call).DBClusterSnapshotIdentifier ?? ''));
     return [await rdsResource(call, lookups, 'rds:ModifyDBClusterSnapshotAttribute', arn)];
