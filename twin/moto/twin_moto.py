@@ -712,6 +712,28 @@ def install_fixed_key_ids() -> None:
     kms.KmsBackend.create_key = create_key
 
 
+def check_share(
+    snapshot: Any, snapshot_id: str, account_id: str, attribute_name: str, values_to_add: list[str] | None
+) -> None:
+    """What RDS refuses when a DB or DB cluster snapshot is shared (`restore` attribute): a value that
+    is neither an account nor `all`; and, with another account, a snapshot not `available`, one
+    encrypted with the default RDS key, or an encrypted one made public."""
+    if attribute_name != "restore" or not values_to_add:
+        return
+    for value in values_to_add:
+        if value != "all" and not ACCOUNT_RE.match(str(value)):
+            raise rds_error("share-bad-account", value=value)
+    others = [v for v in values_to_add if v != account_id]
+    if not others:
+        return
+    if snapshot.status != "available":
+        raise rds_error("share-not-available", id=snapshot_id)
+    if snapshot.encrypted and is_default_rds_key(snapshot.kms_key_id):
+        raise rds_error("share-default-key")
+    if snapshot.encrypted and "all" in others:
+        raise rds_error("share-encrypted-public")
+
+
 _installed = False
 
 
@@ -1078,18 +1100,7 @@ def install() -> None:  # noqa: C901 - one place for all patches
         snapshot = self.describe_db_snapshots(
             db_instance_identifier=None, db_snapshot_identifier=db_snapshot_identifier
         )[0]
-        if attribute_name == "restore" and values_to_add:
-            for value in values_to_add:
-                if value != "all" and not ACCOUNT_RE.match(str(value)):
-                    raise rds_error("share-bad-account", value=value)
-            others = [v for v in values_to_add if v != self.account_id]
-            if others:
-                if snapshot.status != "available":
-                    raise rds_error("share-not-available", id=snapshot.db_snapshot_identifier)
-                if snapshot.encrypted and is_default_rds_key(snapshot.kms_key_id):
-                    raise rds_error("share-default-key")
-                if snapshot.encrypted and "all" in others:
-                    raise rds_error("share-encrypted-public")
+        check_share(snapshot, snapshot.db_snapshot_identifier, self.account_id, attribute_name, values_to_add)
         return orig["modify_db_snapshot_attribute"](
             self, db_snapshot_identifier, attribute_name, values_to_add, values_to_remove
         )
@@ -1350,18 +1361,7 @@ def install_clusters(m: Any, r: Any, ActionResult: Any) -> None:  # noqa: C901 -
         values_to_remove: list[str] | None = None,
     ) -> Any:
         snapshot = self.get_db_cluster_snapshot(db_cluster_snapshot_identifier)
-        if attribute_name == "restore" and values_to_add:
-            for value in values_to_add:
-                if value != "all" and not ACCOUNT_RE.match(str(value)):
-                    raise rds_error("share-bad-account", value=value)
-            others = [v for v in values_to_add if v != self.account_id]
-            if others:
-                if snapshot.status != "available":
-                    raise rds_error("share-not-available", id=db_cluster_snapshot_identifier)
-                if snapshot.encrypted and is_default_rds_key(snapshot.kms_key_id):
-                    raise rds_error("share-default-key")
-                if snapshot.encrypted and "all" in others:
-                    raise rds_error("share-encrypted-public")
+        check_share(snapshot, db_cluster_snapshot_identifier, self.account_id, attribute_name, values_to_add)
         return orig["modify_db_cluster_snapshot_attribute"](
             self, db_cluster_snapshot_identifier, attribute_name, values_to_add, values_to_remove
         )
