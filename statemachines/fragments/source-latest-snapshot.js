@@ -27,6 +27,13 @@ const { ageBranch } = require('./minutes.js');
 
 const TYPES = ['automated', 'awsbackup'];
 const NOTHING_YET = '2000-01-01T00:00:00Z'; // older than any snapshot the twin or RDS reports
+// The snapshot chosen, as both reports give it (the one to copy, or the newest one too old).
+const BEST = {
+  'snapshotId.$': '$.best.snapshotId',
+  'snapshotArn.$': '$.best.snapshotArn',
+  'snapshotType.$': '$.best.snapshotType',
+  'snapshotCreateTime.$': '$.best.snapshotCreateTime',
+};
 
 /** Appends ` (<suffix>)` to every state name of a branch. */
 function renamed(branch, suffix) {
@@ -179,12 +186,7 @@ async function branch() {
         Type: 'Pass',
         Parameters: {
           found: true,
-          snapshot: {
-            'snapshotId.$': '$.best.snapshotId',
-            'snapshotArn.$': '$.best.snapshotArn',
-            'snapshotType.$': '$.best.snapshotType',
-            'snapshotCreateTime.$': '$.best.snapshotCreateTime',
-          },
+          snapshot: BEST,
           'ageMinutes.$': '$.age.ageMinutes',
         },
         End: true,
@@ -193,12 +195,7 @@ async function branch() {
         Type: 'Pass',
         Parameters: {
           found: false,
-          newest: {
-            'snapshotId.$': '$.best.snapshotId',
-            'snapshotArn.$': '$.best.snapshotArn',
-            'snapshotType.$': '$.best.snapshotType',
-            'snapshotCreateTime.$': '$.best.snapshotCreateTime',
-          },
+          newest: BEST,
           'ageMinutes.$': '$.age.ageMinutes',
         },
         End: true,
