@@ -25,6 +25,7 @@ import {
   DEFAULT_MOTO_DURATIONS,
   MOTO_INSTALL_COMMAND,
   type MotoServer,
+  processAlive,
   startMoto,
 } from '../../twin/src/moto';
 
@@ -674,14 +675,7 @@ describe('missing moto', () => {
 });
 
 describe('a server shared by the twins one process starts one after another (each test file of a Jest worker)', () => {
-  const alive = (pid: number | undefined) => {
-    try {
-      process.kill(pid!, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = (pid: number | undefined) => pid !== undefined && processAlive(pid);
   const rdsAt = (url: string) =>
     new RDSClient({
       endpoint: url,

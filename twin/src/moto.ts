@@ -479,7 +479,8 @@ function writeShared(rec: SharedRecord): void {
   writeFileSync(path, JSON.stringify(rec));
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this id runs (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

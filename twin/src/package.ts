@@ -162,8 +162,9 @@ export function packageService(
  */
 async function baseBundles(side: Side): Promise<Map<string, string> | undefined> {
   const doc = parseDocument(readFileSync(join(ROOT, `serverless.${side}.yml`), 'utf8'));
-  const plugins = (doc.toJS({ maxAliasCount: -1 }) as { plugins?: string[] }).plugins ?? [];
-  const functions = Object.keys((doc.toJS() as { functions?: Record<string, unknown> }).functions ?? {});
+  const config = doc.toJS() as { plugins?: string[]; functions?: Record<string, unknown> };
+  const plugins = config.plugins ?? [];
+  const functions = Object.keys(config.functions ?? {});
   if (!plugins.includes('serverless-esbuild') || functions.length === 0) return undefined;
   const base = await packageService(side, 'dev');
   const zips = new Map(functions.map((f) => [f, join(base.dir, `${f}.zip`)]));
